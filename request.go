@@ -1,0 +1,148 @@
+package sluice
+
+import (
+	"strings"
+	"time"
+)
+
+// Class is a set of statement or request classes. A statement can be in
+// several classes at once (a CTE that reads and deletes is read|write|destructive).
+type Class uint16
+
+// The classes. ClassUnknown marks what could not be parsed or proven safe; the
+// policy treats it as the most restrictive class.
+const (
+	ClassRead Class = 1 << iota
+	ClassWrite
+	ClassDDL
+	ClassDestructive
+	ClassPrivileged
+	ClassUnknown
+)
+
+var classNames = []struct {
+	c    Class
+	name string
+}{
+	{ClassRead, "read"},
+	{ClassWrite, "write"},
+	{ClassDDL, "ddl"},
+	{ClassDestructive, "destructive"},
+	{ClassPrivileged, "privileged"},
+	{ClassUnknown, "unknown"},
+}
+
+// Has reports whether every class in o is in c.
+func (c Class) Has(o Class) bool { return c&o == o && o != 0 }
+
+// Names returns the names of the classes in c, in a fixed order.
+func (c Class) Names() []string {
+	var out []string
+	for _, n := range classNames {
+		if c&n.c != 0 {
+			out = append(out, n.name)
+		}
+	}
+	return out
+}
+
+// String returns the class names joined by "|".
+func (c Class) String() string { return strings.Join(c.Names(), "|") }
+
+// ParseClass returns the class with the given name.
+func ParseClass(name string) (Class, bool) {
+	for _, n := range classNames {
+		if n.name == name {
+			return n.c, true
+		}
+	}
+	return 0, false
+}
+
+// RequestKind says what a Request carries.
+type RequestKind string
+
+// The request kinds.
+const (
+	KindSQL  RequestKind = "sql"
+	KindHTTP RequestKind = "http"
+	KindTool RequestKind = "mcp_tool"
+)
+
+// Request is one statement or API call on its way through the gate. Front
+// doors translate their wire format into a Request; the gate classifies,
+// decides, records and releases it. A Request is owned by the session that
+// made it and must not be modified after the gate has seen it.
+type Request struct {
+	// ID is unique across the gateway; Seq is the request's position in its
+	// session, starting at 1.
+	ID  string `json:"id"`
+	Seq int64  `json:"seq"`
+	// SessionID is the session the request belongs to.
+	SessionID string      `json:"session_id"`
+	Kind      RequestKind `json:"kind"`
+	// Text is the exact SQL text, or "METHOD URL" for HTTP.
+	Text string `json:"text"`
+	// Params are the bound parameters rendered as text (binary values as
+	// hex with a \x prefix, NULL as nil).
+	Params []*string `json:"params,omitempty"`
+	// Statement is the prepared statement name for extended-protocol
+	// requests; "" for the unnamed statement and for simple queries.
+	Statement string `json:"statement,omitempty"`
+	// Class and Tables are filled in by classification.
+	Class  Class    `json:"class"`
+	Tables []string `json:"tables,omitempty"`
+	// Time is when the request reached the gate.
+	Time time.Time `json:"time"`
+}
+
+// Action is what the gate does with a request.
+type Action string
+
+// The actions.
+const (
+	Allow  Action = "allow"
+	Deny   Action = "deny"
+	Review Action = "review" // hold until approvers decide
+)
+
+// Decision is the gate's verdict on one request, with the rule that produced
+// it so the audit trail can explain it.
+type Decision struct {
+	Action Action `json:"action"`
+	// Policy and Rule name what decided: the policy's name and the rule's
+	// position ("grant" for connection-level decisions).
+	Policy string `json:"policy,omitempty"`
+	Rule   string `json:"rule,omitempty"`
+	// Message is shown to the caller when the request is denied.
+	Message string `json:"message,omitempty"`
+	// Approvers, MinApprovals and Wait apply to Review.
+	Approvers    []string      `json:"approvers,omitempty"`
+	MinApprovals int           `json:"min_approvals,omitempty"`
+	Wait         time.Duration `json:"wait,omitempty"`
+}
+
+// Result is what came back for a request that was forwarded.
+type Result struct {
+	// Tag is the command tag (SELECT 3, INSERT 0 1) or the HTTP status line;
+	// several statements in one simple query are joined with "; ".
+	Tag  string `json:"tag,omitempty"`
+	Rows int64  `json:"rows"`
+	// Duration runs from forwarding to the last response message.
+	Duration time.Duration `json:"duration"`
+	// Error is the caller-facing error, "SQLSTATE: message", if any.
+	Error string `json:"error,omitempty"`
+	// Status says how the request ended: "ok", "error", "skipped" (not run
+	// because an earlier statement in its batch failed) or "aborted" (the
+	// session ended before a response arrived).
+	Status string `json:"status"`
+}
+
+// Result statuses.
+const (
+	StatusOK      = "ok"
+	StatusError   = "error"
+	StatusSkipped = "skipped"
+	StatusAborted = "aborted"
+	StatusDenied  = "denied"
+)
