@@ -1,0 +1,264 @@
+// Package config defines sluice's YAML configuration: its schema, defaults,
+// secret references (${ENV} anywhere, file:PATH in secret fields) and
+// validation. Load does the I/O (reading the file, the environment and
+// secret files); Validate is pure and reports every problem with the key it
+// belongs to.
+package config
+
+import (
+	"net"
+	"strconv"
+	"time"
+)
+
+// Config is the whole configuration file. The zero value, after
+// ApplyDefaults, is a gateway that listens on loopback and allows nothing.
+type Config struct {
+	// DataDir holds state.db, the journal, keys and generated certificates.
+	// Relative paths are resolved against the config file's directory.
+	// Default "./sluice-data".
+	DataDir     string       `yaml:"data_dir"`
+	Listen      Listen       `yaml:"listen"`
+	TLS         TLS          `yaml:"tls"`
+	State       State        `yaml:"state"`
+	Auth        Auth         `yaml:"auth"`
+	Connections []Connection `yaml:"connections"`
+	Policies    []Policy     `yaml:"policies"`
+	Audit       Audit        `yaml:"audit"`
+	Limits      Limits       `yaml:"limits"`
+	Log         Log          `yaml:"log"`
+}
+
+// Listen holds the listener addresses. An empty address disables that
+// listener.
+type Listen struct {
+	// Postgres is the PostgreSQL wire protocol listener. Default 127.0.0.1:5433.
+	Postgres string `yaml:"postgres"`
+	// HTTP serves the admin API, health and metrics. Default 127.0.0.1:8433.
+	HTTP string `yaml:"http"`
+}
+
+// TLS configures the listeners' certificate. With neither file set, a
+// self-signed certificate is generated in DataDir on first start.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// AllowPlaintextLoopback lets clients on a loopback address send their
+	// token without TLS. For demos and tests only.
+	AllowPlaintextLoopback bool `yaml:"allow_plaintext_loopback"`
+}
+
+// State selects the state store backend.
+type State struct {
+	// Driver is "sqlite" (default; DataDir/state.db) or "postgres".
+	Driver string `yaml:"driver"`
+	// DSN is the PostgreSQL connection string for the postgres driver.
+	DSN Secret `yaml:"dsn"`
+}
+
+// Auth configures how agents prove who they are.
+type Auth struct {
+	OIDC []OIDC `yaml:"oidc"`
+	// ServiceTokens accepts tokens minted by `sluice token issue`.
+	ServiceTokens bool `yaml:"service_tokens"`
+}
+
+// OIDC is one trusted OpenID Connect issuer of access tokens.
+type OIDC struct {
+	// Issuer is the issuer URL; it must be https unless on loopback.
+	Issuer string `yaml:"issuer"`
+	// Audience lists accepted `aud` values; at least one is required.
+	Audience StringList `yaml:"audience"`
+	// Preset "entra" sets the Entra ID (Azure AD) claim defaults below.
+	Preset string `yaml:"preset"`
+	// SubjectClaim names the claim that identifies the caller. Default
+	// "sub" ("oid" with preset entra).
+	SubjectClaim string `yaml:"subject_claim"`
+	// GroupsClaim names the claims holding groups. Default ["groups"]
+	// (["groups", "roles"] with preset entra).
+	GroupsClaim StringList `yaml:"groups_claim"`
+	// ClientClaim names the claims holding the OAuth client id. Default
+	// ["azp", "appid"].
+	ClientClaim StringList `yaml:"client_claim"`
+	// Algorithms is the signature algorithm allow-list. Default: the RSA,
+	// RSA-PSS, ECDSA and EdDSA algorithms; HMAC and "none" are never allowed.
+	Algorithms []string `yaml:"algorithms"`
+	// JWKSURL overrides the key set URL from discovery.
+	JWKSURL string `yaml:"jwks_url"`
+	// Leeway is the clock skew allowed on exp and nbf. Default 30s, at most 60s.
+	Leeway Duration `yaml:"leeway"`
+}
+
+// Connection is one target sluice fronts, with the credential only sluice holds.
+type Connection struct {
+	// Name is what clients ask for (the PostgreSQL database name).
+	Name string `yaml:"name"`
+	// Type is "postgres".
+	Type string `yaml:"type"`
+	// Address is host:port of the PostgreSQL server (port defaults to 5432).
+	Address  string `yaml:"address"`
+	Database string `yaml:"database"`
+	User     string `yaml:"user"`
+	Password Secret `yaml:"password"`
+	// SSLMode is disable, require, verify-ca or verify-full (default).
+	SSLMode string `yaml:"sslmode"`
+	// SSLRootCert is a CA bundle for verify-ca and verify-full; the system
+	// roots are used when empty.
+	SSLRootCert string `yaml:"sslrootcert"`
+	// ConnectTimeout bounds dialing and authenticating upstream. Default 10s.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+}
+
+// Policy grants subjects the use of connections. Statement-level rules are
+// evaluated by the gate for every request.
+type Policy struct {
+	Name string `yaml:"name"`
+	// Subjects are "group:NAME", "subject:NAME" or "*" (any authenticated caller).
+	Subjects []string `yaml:"subjects"`
+	// Connections are connection names, or "*" for all.
+	Connections []string `yaml:"connections"`
+	// Sources limits client addresses to these CIDRs (a bare IP is a /32 or
+	// /128). Empty allows any address.
+	Sources []string `yaml:"sources"`
+}
+
+// Audit configures what is recorded about each request.
+type Audit struct {
+	// Sync is "batch" (default: many sessions share one flush) or "always".
+	Sync string `yaml:"sync"`
+	// CaptureRows is how many result rows are kept per statement. Default 100.
+	CaptureRows *int `yaml:"capture_rows"`
+	// CaptureBytes caps the captured bytes per statement. Default 65536.
+	CaptureBytes *int `yaml:"capture_bytes"`
+}
+
+// Limits protects the gateway from oversized or slow input.
+type Limits struct {
+	// MaxMessageBytes caps one client protocol message. Default 64 MiB.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// StartupTimeout bounds TLS, startup and authentication. Default 15s.
+	StartupTimeout Duration `yaml:"startup_timeout"`
+	// MaxSessions caps concurrent client sessions. Default 10000.
+	MaxSessions int `yaml:"max_sessions"`
+}
+
+// Log configures the gateway's operational log (never the audit trail).
+type Log struct {
+	// Level is debug, info (default), warn or error.
+	Level string `yaml:"level"`
+	// Format is text (default) or json.
+	Format string `yaml:"format"`
+}
+
+// Defaults for fields left empty.
+const (
+	DefaultDataDir         = "./sluice-data"
+	DefaultPostgresListen  = "127.0.0.1:5433"
+	DefaultHTTPListen      = "127.0.0.1:8433"
+	DefaultCaptureRows     = 100
+	DefaultCaptureBytes    = 65536
+	DefaultMaxMessageBytes = 64 << 20
+	DefaultStartupTimeout  = 15 * time.Second
+	DefaultConnectTimeout  = 10 * time.Second
+	DefaultMaxSessions     = 10000
+	DefaultLeeway          = 30 * time.Second
+	MaxLeeway              = 60 * time.Second
+)
+
+// ApplyDefaults fills empty fields with their defaults. Listener addresses
+// are defaulted only when the whole listen section is absent, so that a
+// listener can be disabled by leaving its address empty.
+func (c *Config) ApplyDefaults() {
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if c.Listen == (Listen{}) {
+		c.Listen = Listen{Postgres: DefaultPostgresListen, HTTP: DefaultHTTPListen}
+	}
+	if c.State.Driver == "" {
+		c.State.Driver = "sqlite"
+	}
+	for i := range c.Auth.OIDC {
+		o := &c.Auth.OIDC[i]
+		entra := o.Preset == "entra"
+		if o.SubjectClaim == "" {
+			o.SubjectClaim = "sub"
+			if entra {
+				o.SubjectClaim = "oid"
+			}
+		}
+		if len(o.GroupsClaim) == 0 {
+			o.GroupsClaim = StringList{"groups"}
+			if entra {
+				o.GroupsClaim = StringList{"groups", "roles"}
+			}
+		}
+		if len(o.ClientClaim) == 0 {
+			o.ClientClaim = StringList{"azp", "appid"}
+		}
+		if o.Leeway == 0 {
+			o.Leeway = Duration(DefaultLeeway)
+		}
+	}
+	for i := range c.Connections {
+		cn := &c.Connections[i]
+		if cn.Type == "" {
+			cn.Type = "postgres"
+		}
+		if cn.SSLMode == "" {
+			cn.SSLMode = "verify-full"
+		}
+		if cn.ConnectTimeout == 0 {
+			cn.ConnectTimeout = Duration(DefaultConnectTimeout)
+		}
+	}
+	if c.Audit.Sync == "" {
+		c.Audit.Sync = "batch"
+	}
+	if c.Audit.CaptureRows == nil {
+		n := DefaultCaptureRows
+		c.Audit.CaptureRows = &n
+	}
+	if c.Audit.CaptureBytes == nil {
+		n := DefaultCaptureBytes
+		c.Audit.CaptureBytes = &n
+	}
+	if c.Limits.MaxMessageBytes == 0 {
+		c.Limits.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.Limits.StartupTimeout == 0 {
+		c.Limits.StartupTimeout = Duration(DefaultStartupTimeout)
+	}
+	if c.Limits.MaxSessions == 0 {
+		c.Limits.MaxSessions = DefaultMaxSessions
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+}
+
+// Connection returns the connection with the given name, or nil.
+func (c *Config) Connection(name string) *Connection {
+	for i := range c.Connections {
+		if c.Connections[i].Name == name {
+			return &c.Connections[i]
+		}
+	}
+	return nil
+}
+
+// HostPort returns the connection's host and port; the port defaults to 5432.
+func (cn *Connection) HostPort() (host string, port uint16) {
+	h, p, err := net.SplitHostPort(cn.Address)
+	if err != nil {
+		return cn.Address, 5432
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil {
+		return h, 0
+	}
+	return h, uint16(n)
+}
