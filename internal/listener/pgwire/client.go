@@ -1,0 +1,248 @@
+package pgwire
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/sluicehq/sluice"
+)
+
+// errTerminate ends the client loop when the client says goodbye.
+var errTerminate = fmt.Errorf("client terminated the session")
+
+// clientLoop relays client messages upstream, asking the gate about every
+// statement. It returns when the client leaves, breaks the protocol, or the
+// upstream cannot be written.
+func (s *session) clientLoop(ctx context.Context) error {
+	for {
+		// Write what is batched before blocking on the client: drivers send
+		// whole pipelines at once, and one write per batch keeps latency low.
+		if s.cr.buffered() == 0 || s.uw.full() {
+			if err := s.uw.flush(); err != nil {
+				return fmt.Errorf("write upstream: %w", err)
+			}
+		}
+		typ, frame, err := s.cr.next()
+		if err != nil {
+			return err
+		}
+		if s.skipping {
+			if typ == 'S' {
+				s.skipping = false
+				s.q.push(&pending{kind: syncMark})
+				s.uw.raw(frame)
+			}
+			continue
+		}
+		switch typ {
+		case 'Q':
+			err = s.query(ctx, frame)
+		case 'P':
+			err = s.parse(frame)
+		case 'B':
+			err = s.bind(frame)
+		case 'E':
+			err = s.execute(ctx, frame)
+		case 'S':
+			s.q.push(&pending{kind: syncMark})
+			s.uw.raw(frame)
+		case 'C':
+			err = s.close(frame)
+		case 'D', 'H', 'd', 'c', 'f':
+			// Describe, Flush and COPY data flow through untouched.
+			s.uw.raw(frame)
+		case 'F':
+			err = s.functionCall(ctx, frame)
+		case 'X':
+			s.uw.raw(frame)
+			s.uw.flush()
+			return errTerminate
+		default:
+			return errStartup(sluice.EProtocol, "08P01", "invalid frontend message type %d", typ)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// cstring reads a NUL-terminated string at the start of b and returns it
+// and the rest of b.
+func cstring(b []byte) ([]byte, []byte, bool) {
+	i := bytes.IndexByte(b, 0)
+	if i < 0 {
+		return nil, nil, false
+	}
+	return b[:i], b[i+1:], true
+}
+
+func malformed(what string) error {
+	return errStartup(sluice.EProtocol, "08P01", "malformed %s message", what)
+}
+
+// query handles a simple Query.
+func (s *session) query(ctx context.Context, frame []byte) error {
+	text, rest, ok := cstring(frame[5:])
+	if !ok || len(rest) != 0 {
+		return malformed("Query")
+	}
+	req := &sluice.Request{Kind: sluice.KindSQL, Text: string(text)}
+	// A simple query replaces the unnamed statement and portal.
+	delete(s.stmts, "")
+	delete(s.portals, "")
+	if _, err := s.gs.Begin(ctx, req); err != nil {
+		s.refuse(req, err, true)
+		return nil
+	}
+	s.q.push(&pending{kind: execSimple, req: req, start: time.Now()})
+	s.uw.raw(frame)
+	return nil
+}
+
+// parse remembers a prepared statement's text.
+func (s *session) parse(frame []byte) error {
+	name, rest, ok := cstring(frame[5:])
+	if !ok {
+		return malformed("Parse")
+	}
+	text, _, ok := cstring(rest)
+	if !ok {
+		return malformed("Parse")
+	}
+	s.stmts[string(name)] = string(text)
+	s.uw.raw(frame)
+	return nil
+}
+
+// bind remembers which statement and parameters a portal runs.
+func (s *session) bind(frame []byte) error {
+	var b pgproto3.Bind
+	if err := b.Decode(frame[5:]); err != nil {
+		return malformed("Bind")
+	}
+	s.portals[b.DestinationPortal] = &portal{stmt: b.PreparedStatement, params: renderParams(&b)}
+	s.uw.raw(frame)
+	return nil
+}
+
+// maxParamBytes caps each parameter as recorded (not as forwarded).
+const maxParamBytes = 4096
+
+// renderParams turns bound values into text for the audit record: text
+// format values as they are, binary ones as \x-prefixed hex, NULL as nil.
+func renderParams(b *pgproto3.Bind) []*string {
+	if len(b.Parameters) == 0 {
+		return nil
+	}
+	out := make([]*string, len(b.Parameters))
+	for i, v := range b.Parameters {
+		if v == nil {
+			continue
+		}
+		format := int16(0)
+		switch {
+		case len(b.ParameterFormatCodes) == 1:
+			format = b.ParameterFormatCodes[0]
+		case i < len(b.ParameterFormatCodes):
+			format = b.ParameterFormatCodes[i]
+		}
+		truncated := len(v) > maxParamBytes
+		if truncated {
+			v = v[:maxParamBytes]
+		}
+		var str string
+		if format == 1 {
+			str = `\x` + hex.EncodeToString(v)
+		} else {
+			str = string(v)
+		}
+		if truncated {
+			str += "…"
+		}
+		out[i] = &str
+	}
+	return out
+}
+
+// execute asks the gate about the statement a portal runs.
+func (s *session) execute(ctx context.Context, frame []byte) error {
+	name, _, ok := cstring(frame[5:])
+	if !ok {
+		return malformed("Execute")
+	}
+	req := &sluice.Request{Kind: sluice.KindSQL}
+	if p := s.portals[string(name)]; p != nil {
+		req.Statement = p.stmt
+		req.Params = p.params
+		if text, ok := s.stmts[p.stmt]; ok {
+			req.Text = text
+		}
+	}
+	if _, err := s.gs.Begin(ctx, req); err != nil {
+		s.refuse(req, err, false)
+		return nil
+	}
+	s.q.push(&pending{kind: execExtended, req: req, start: time.Now()})
+	s.uw.raw(frame)
+	return nil
+}
+
+// close forgets a closed statement or portal.
+func (s *session) close(frame []byte) error {
+	body := frame[5:]
+	if len(body) < 2 {
+		return malformed("Close")
+	}
+	name, _, ok := cstring(body[1:])
+	if !ok {
+		return malformed("Close")
+	}
+	switch body[0] {
+	case 'S':
+		delete(s.stmts, string(name))
+	case 'P':
+		delete(s.portals, string(name))
+	default:
+		return malformed("Close")
+	}
+	s.uw.raw(frame)
+	return nil
+}
+
+// functionCall handles the FunctionCall message, which runs a function by
+// its OID outside of any SQL text.
+func (s *session) functionCall(ctx context.Context, frame []byte) error {
+	body := frame[5:]
+	if len(body) < 4 {
+		return malformed("FunctionCall")
+	}
+	oid := binary.BigEndian.Uint32(body)
+	req := &sluice.Request{Kind: sluice.KindSQL, Text: fmt.Sprintf("-- FunctionCall protocol message\nfunction oid %d", oid)}
+	if _, err := s.gs.Begin(ctx, req); err != nil {
+		s.refuse(req, err, true)
+		return nil
+	}
+	s.q.push(&pending{kind: execSimple, req: req, start: time.Now()})
+	s.uw.raw(frame)
+	return nil
+}
+
+// refuse answers a request the gate refused exactly as PostgreSQL answers a
+// failed one: an ErrorResponse, then (for the extended protocol) nothing
+// until Sync, then ReadyForQuery. The upstream sees none of the request;
+// a Sync is sent in its place so that the upstream's ReadyForQuery, with its
+// true transaction status, ends the client's batch in order.
+func (s *session) refuse(req *sluice.Request, err error, simple bool) {
+	s.q.push(&pending{kind: refusal, req: req, err: sluice.AsError(err)})
+	if simple {
+		s.q.push(&pending{kind: syncMark})
+		s.uw.send(&pgproto3.Sync{})
+		return
+	}
+	s.skipping = true
+}

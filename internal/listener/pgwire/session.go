@@ -1,0 +1,191 @@
+package pgwire
+
+import (
+	"context"
+	"errors"
+		"net"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/gate"
+	pgup "github.com/sluicehq/sluice/internal/upstream/postgres"
+)
+
+// session relays one client's protocol to its upstream connection. The
+// client loop (client -> upstream) runs in its own goroutine and owns cr, uw
+// and the statement maps; the upstream loop (upstream -> client) owns ur and
+// cw. The queue of outstanding requests links them.
+type session struct {
+	srv    *Server
+	conn   *clientConn
+	client net.Conn // the client connection, TLS when negotiated
+	gs     *gate.Session
+	up     *pgup.Conn
+	pid    uint32
+	secret []byte
+
+	cr *msgReader
+	uw *msgWriter
+	ur *msgReader
+	cw *msgWriter
+
+	// Client loop state.
+	stmts    map[string]string  // prepared statement name -> text
+	portals  map[string]*portal // portal name -> bound statement
+	skipping bool               // discarding until Sync after a refusal
+
+	// Upstream loop state.
+	cur       *pending // the request now receiving results
+	batchErr  bool     // an ErrorResponse was relayed since the last ReadyForQuery
+	sawFatal  bool     // the upstream sent a FATAL or PANIC error
+	txStatus  byte
+
+	q       queue
+	endOnce sync.Once
+	reason  string // why the session ends; first cause wins
+	done    chan struct{}
+}
+
+// portal is a bound statement.
+type portal struct {
+	stmt   string
+	params []*string
+}
+
+func newSession(srv *Server, c *clientConn, st *startup, gs *gate.Session, up *pgup.Conn) *session {
+	return &session{
+		srv: srv, conn: c, client: st.conn, gs: gs, up: up,
+		cr:       &msgReader{br: st.r, max: srv.MaxMessageBytes},
+		uw:       newMsgWriter(up),
+		ur:       newMsgReader(up, 64<<10, maxUpstreamMessage),
+		cw:       newMsgWriter(st.conn),
+		stmts:    map[string]string{},
+		portals:  map[string]*portal{},
+		txStatus: up.TxStatus,
+		done:     make(chan struct{}),
+	}
+}
+
+// maxUpstreamMessage is the largest message accepted from the upstream
+// server; PostgreSQL's own limit for a field is 1 GiB.
+const maxUpstreamMessage = 1<<30 + 1<<20
+
+// streamAbove is the size past which messages that need no inspection are
+// streamed to the client instead of being held in memory.
+const streamAbove = 256 << 10
+
+// run sends the client the end of the startup phase and relays until either
+// side ends. It returns the end reason.
+func (s *session) run() string {
+	ctx := context.Background()
+	s.cw.send(&pgproto3.AuthenticationOk{})
+	for k, v := range s.up.Params {
+		s.cw.send(&pgproto3.ParameterStatus{Name: k, Value: v})
+	}
+	s.cw.send(&pgproto3.BackendKeyData{ProcessID: s.pid, SecretKey: s.secret})
+	s.cw.send(&pgproto3.ReadyForQuery{TxStatus: s.up.TxStatus})
+	if err := s.cw.flush(); err != nil {
+		s.end(sluice.EndClient)
+		s.up.Close()
+		s.gs.Close(ctx, sluice.EndClient)
+		return sluice.EndClient
+	}
+
+	var clientErr error
+	clientDone := make(chan struct{})
+	go func() {
+		defer close(clientDone)
+		clientErr = s.clientLoop(ctx)
+		s.end(clientReason(clientErr))
+		s.up.Close() // stops the upstream loop
+	}()
+	upReason, upErr := s.upstreamLoop(ctx)
+	s.end(upReason)
+	if s.reason == upReason {
+		// The upstream side ended first: tell the client (unless it is the
+		// one that went away), then stop the client loop.
+		if upReason != sluice.EndClient {
+			s.finishFatal()
+		}
+		s.client.Close()
+	}
+	<-clientDone
+	if e := protocolError(clientErr); e != nil && s.reason == sluice.EndProtocol {
+		s.cw.buf = s.cw.buf[:0]
+		s.cw.send(errorResponse("FATAL", e))
+		s.client.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		s.cw.flush()
+	}
+	s.client.Close()
+	s.q.abortAll(func(p *pending) { s.gs.Done(ctx, p.req, s.result(p, sluice.StatusAborted)) })
+	s.gs.Close(ctx, s.reason)
+	if upErr != nil && s.reason == sluice.EndUpstream {
+		s.srv.Log.Warn("upstream connection ended", "session", s.gs.ID(), "err", upErr)
+	}
+	return s.reason
+}
+
+// end records the first reason the session ends.
+func (s *session) end(reason string) {
+	s.endOnce.Do(func() { s.reason = reason; close(s.done) })
+}
+
+// shutdown ends the session because the gateway is stopping.
+func (s *session) shutdown() {
+	s.end(sluice.EndShutdown)
+	s.up.Close()
+}
+
+// cancel forwards a client's cancel request upstream.
+func (s *session) cancel() {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.up.Cancel(ctx); err != nil {
+			s.srv.Log.Warn("forward cancel request", "session", s.gs.ID(), "err", err)
+		}
+	}()
+}
+
+// finishFatal tells the client why its session is over when the upstream
+// side ended it without saying so itself.
+func (s *session) finishFatal() {
+	if !s.sawFatal {
+		e := errStartup(sluice.EUnavailable, "08006",
+			"the connection to the database was lost; the session is over, reconnect to continue")
+		if s.reason == sluice.EndShutdown {
+			e = errStartup(sluice.EUnavailable, "57P01", "terminating connection because sluice is shutting down")
+		}
+		s.cw.send(errorResponse("FATAL", e))
+	}
+	s.client.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	s.cw.flush()
+}
+
+func clientReason(err error) string {
+	if protocolError(err) != nil {
+		return sluice.EndProtocol
+	}
+	return sluice.EndClient
+}
+
+// protocolError returns the error to report to a client that broke the
+// protocol, or nil when the client simply went away.
+func protocolError(err error) *sluice.Error {
+	var e *sluice.Error
+	if errors.As(err, &e) && (e.Code == sluice.EProtocol || e.Code == sluice.ETooLarge) {
+		return e
+	}
+	return nil
+}
+
+// result builds the Result of a finished request.
+func (s *session) result(p *pending, status string) *sluice.Result {
+	r := &sluice.Result{Rows: p.rows, Duration: time.Since(p.start), Status: status, Tag: p.tag, Error: p.errText}
+	if status == sluice.StatusOK && p.errText != "" {
+		r.Status = sluice.StatusError
+	}
+	return r
+}

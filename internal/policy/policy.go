@@ -1,0 +1,116 @@
+// Package policy decides who may use which connection and, per request, what
+// the gate does with it. It is pure: no I/O, no clocks, safe for concurrent
+// use once built.
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/config"
+)
+
+// Engine holds compiled policies. It is immutable and safe for concurrent use.
+type Engine struct {
+	policies []*Policy
+}
+
+// Policy is one compiled policy: whom it applies to, which connections it
+// grants and from which client addresses.
+type Policy struct {
+	Name        string
+	Subjects    []Subject
+	Connections []string
+	Sources     []netip.Prefix
+}
+
+// Subject matches identities: by group, by subject, or anyone ("*").
+type Subject struct {
+	Kind string // "group", "subject" or "*"
+	Name string
+}
+
+// ParseSubject parses "group:NAME", "subject:NAME" or "*".
+func ParseSubject(s string) (Subject, error) {
+	if s == "*" {
+		return Subject{Kind: "*"}, nil
+	}
+	kind, name, ok := strings.Cut(s, ":")
+	if !ok || name == "" || (kind != "group" && kind != "subject") {
+		return Subject{}, fmt.Errorf("subject %q must be group:NAME, subject:NAME or *", s)
+	}
+	return Subject{Kind: kind, Name: name}, nil
+}
+
+// Matches reports whether id is covered by s.
+func (s Subject) Matches(id *sluice.Identity) bool {
+	switch s.Kind {
+	case "*":
+		return true
+	case "group":
+		return id.InGroup(s.Name)
+	case "subject":
+		return id.Subject == s.Name
+	}
+	return false
+}
+
+// New compiles configured policies. The configuration is expected to be
+// validated; New still returns an error rather than guess.
+func New(cfg []config.Policy) (*Engine, error) {
+	e := &Engine{}
+	for _, cp := range cfg {
+		p := &Policy{Name: cp.Name, Connections: slices.Clone(cp.Connections)}
+		for _, s := range cp.Subjects {
+			sub, err := ParseSubject(s)
+			if err != nil {
+				return nil, fmt.Errorf("policy %s: %w", cp.Name, err)
+			}
+			p.Subjects = append(p.Subjects, sub)
+		}
+		for _, src := range cp.Sources {
+			pfx, err := config.ParseSource(src)
+			if err != nil {
+				return nil, fmt.Errorf("policy %s: %w", cp.Name, err)
+			}
+			p.Sources = append(p.Sources, pfx)
+		}
+		e.policies = append(e.policies, p)
+	}
+	return e, nil
+}
+
+// appliesTo reports whether p covers id using conn from addr.
+func (p *Policy) appliesTo(id *sluice.Identity, conn string, addr netip.Addr) bool {
+	if !slices.Contains(p.Connections, conn) && !slices.Contains(p.Connections, "*") {
+		return false
+	}
+	if !slices.ContainsFunc(p.Subjects, func(s Subject) bool { return s.Matches(id) }) {
+		return false
+	}
+	if len(p.Sources) == 0 {
+		return true
+	}
+	addr = addr.Unmap()
+	return slices.ContainsFunc(p.Sources, func(pfx netip.Prefix) bool { return pfx.Contains(addr) })
+}
+
+// Grant returns the first policy that lets id use conn from addr, or nil.
+// No matching policy means no access: the default is deny.
+func (e *Engine) Grant(id *sluice.Identity, conn string, addr netip.Addr) *Policy {
+	for _, p := range e.policies {
+		if p.appliesTo(id, conn, addr) {
+			return p
+		}
+	}
+	return nil
+}
+
+// Decide returns the decision for one request on a granted session. Until
+// statement rules exist, the grant decides: everything it covers is allowed.
+func (e *Engine) Decide(p *Policy, req *sluice.Request) sluice.Decision {
+	return sluice.Decision{Action: sluice.Allow, Policy: p.Name, Rule: "grant"}
+}
