@@ -3,7 +3,7 @@ package pgwire
 import (
 	"context"
 	"errors"
-		"net"
+	"net"
 	"sync"
 	"time"
 
@@ -37,10 +37,10 @@ type session struct {
 	skipping bool               // discarding until Sync after a refusal
 
 	// Upstream loop state.
-	cur       *pending // the request now receiving results
-	batchErr  bool     // an ErrorResponse was relayed since the last ReadyForQuery
-	sawFatal  bool     // the upstream sent a FATAL or PANIC error
-	txStatus  byte
+	cur      *pending // the request now receiving results
+	batchErr bool     // an ErrorResponse was relayed since the last ReadyForQuery
+	sawFatal bool     // the upstream sent a FATAL or PANIC error
+	txStatus byte
 
 	q       queue
 	endOnce sync.Once
