@@ -103,7 +103,14 @@ func (ix *Indexer) write(batch []*sluice.Event) {
 			return
 		}
 		if err := ix.st.AddStatements(ctx, stmts); err != nil {
-			ix.log.Error("index statements", "count", len(stmts), "err", err)
+			// A batch is all or nothing: retry one by one so that one bad
+			// record (say, of a session whose start failed to index) does
+			// not take the others with it.
+			for _, r := range stmts {
+				if err := ix.st.AddStatements(ctx, []*sluice.StatementRecord{r}); err != nil {
+					ix.log.Error("index statement", "statement", r.ID, "err", err)
+				}
+			}
 		}
 		stmts = stmts[:0]
 	}

@@ -30,9 +30,13 @@ type Store interface {
 	// ListSessions returns sessions matching f, newest first.
 	ListSessions(ctx context.Context, f SessionFilter) ([]*sluice.Session, error)
 
-	// AddStatements records statements in one transaction, in order.
+	// AddStatements records statements in one transaction, in order: all of
+	// them or none. A statement whose session does not exist fails the batch
+	// with an error that wraps ErrNotFound.
 	AddStatements(ctx context.Context, stmts []*sluice.StatementRecord) error
-	// ListStatements returns a session's statements ordered by Seq.
+	// ListStatements returns a session's statements ordered by Seq, those
+	// with equal Seq in the order they were added. It returns ErrNotFound
+	// for an unknown session.
 	ListStatements(ctx context.Context, sessionID string) ([]*sluice.StatementRecord, error)
 
 	// CreateToken records a newly issued service token. The ID must be unique.
@@ -56,5 +60,5 @@ type SessionFilter struct {
 	Since      time.Time // started at or after
 	Until      time.Time // started before
 	OpenOnly   bool      // only sessions that have not ended
-	Limit      int       // 0 means 100
+	Limit      int       // 0 means 100; negative is an error
 }

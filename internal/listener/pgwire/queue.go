@@ -125,6 +125,13 @@ func (q *queue) popBatch(dst []*pending) []*pending {
 	return dst
 }
 
+// busy reports whether a request is outstanding.
+func (q *queue) busy() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items) > 0
+}
+
 // abortAll removes every entry, calling f for each request never finished.
 func (q *queue) abortAll(f func(*pending)) {
 	q.mu.Lock()

@@ -99,6 +99,15 @@ func (s *session) run() string {
 		defer close(clientDone)
 		clientErr = s.clientLoop(ctx)
 		s.end(clientReason(clientErr))
+		if s.q.busy() {
+			// PostgreSQL notices a vanished client only when it next
+			// writes to it; cancel what runs so it stops now.
+			cctx, cancel := context.WithTimeout(ctx, cancelTimeout)
+			if err := s.up.Cancel(cctx); err != nil {
+				s.srv.Log.Warn("cancel upstream query of a closed session", "session", s.gs.ID(), "err", err)
+			}
+			cancel()
+		}
 		s.up.Close() // stops the upstream loop
 	}()
 	upReason, upErr := s.upstreamLoop(ctx)
@@ -138,10 +147,13 @@ func (s *session) shutdown() {
 	s.up.Close()
 }
 
+// cancelTimeout bounds delivering a cancel request upstream.
+const cancelTimeout = 5 * time.Second
+
 // cancel forwards a client's cancel request upstream.
 func (s *session) cancel() {
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), cancelTimeout)
 		defer cancel()
 		if err := s.up.Cancel(ctx); err != nil {
 			s.srv.Log.Warn("forward cancel request", "session", s.gs.ID(), "err", err)

@@ -1,0 +1,26 @@
+# The two commands a new user needs: `make demo` and `make test`.
+GO ?= go
+
+.PHONY: build demo test test-short vet fuzz
+
+build:
+	$(GO) build -o bin/sluice ./cmd/sluice
+
+# Sets up and runs the demo: PostgreSQL with sample data + sluice.
+demo:
+	./scripts/demo.sh
+
+# Runs the whole test suite (needs PostgreSQL's server binaries and psql;
+# .ci/run installs them on a fresh machine).
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -p 2 -timeout 30m ./...
+
+test-short:
+	$(GO) test -count=1 ./...
+
+# Runs each fuzz target for FUZZTIME (default 30s).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./internal/listener/pgwire -run '^$$' -fuzz FuzzStartup -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/authn -run '^$$' -fuzz FuzzAuthenticate -fuzztime $(FUZZTIME)

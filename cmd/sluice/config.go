@@ -1,0 +1,56 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/sluicehq/sluice/internal/config"
+)
+
+func configCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Work with the configuration file"}
+	var path string
+	check := &cobra.Command{
+		Use:   "check",
+		Short: "Report every problem in the configuration, with its key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(path)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d connections, %d policies, %d OIDC issuers, service tokens %s)\n",
+				path, len(cfg.Connections), len(cfg.Policies), len(cfg.Auth.OIDC), onOff(cfg.Auth.ServiceTokens))
+			return nil
+		},
+	}
+	configFlag(check, &path)
+	cmd.AddCommand(check)
+	return cmd
+}
+
+// loadConfig loads and validates a configuration. Problems are printed one
+// per line and turned into exit code 2.
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	var ps config.Problems
+	if errors.As(err, &ps) {
+		msg := fmt.Sprintf("%s: %d problem(s):", path, len(ps))
+		for _, p := range ps {
+			msg += "\n  " + p.String()
+		}
+		return nil, &exitError{code: 2, err: errors.New(msg)}
+	}
+	if err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	return cfg, nil
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice/internal/gate"
+	"github.com/sluicehq/sluice/internal/listener/pgwire"
+	"github.com/sluicehq/sluice/internal/policy"
+	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/tlscert"
+)
+
+func serveCmd() *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, path, cmd)
+		},
+	}
+	configFlag(cmd, &path)
+	return cmd
+}
+
+// shutdownGrace bounds a graceful shutdown.
+const shutdownGrace = 30 * time.Second
+
+func serve(ctx context.Context, path string, cmd *cobra.Command) error {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, cmd.ErrOrStderr())
+
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("open state store: %w", err)
+	}
+	defer st.Close()
+
+	tlsConfig, fingerprint, err := tlscert.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	auth, err := newAuthenticator(cfg, st, log)
+	if err != nil {
+		return fmt.Errorf("authentication: %w", err)
+	}
+	if err := auth.Open(ctx); err != nil {
+		return fmt.Errorf("authentication: %w", err)
+	}
+	pol, err := policy.New(cfg.Policies)
+	if err != nil {
+		return fmt.Errorf("policies: %w", err)
+	}
+	index := store.NewIndexer(st, log, 8192)
+	index.Start()
+	defer index.Close()
+	g := gate.New(pol, connTypes(cfg), index, log)
+
+	var pgLn, httpLn net.Listener
+	defer func() {
+		for _, ln := range []net.Listener{pgLn, httpLn} {
+			if ln != nil {
+				ln.Close()
+			}
+		}
+	}()
+	if cfg.Listen.Postgres != "" {
+		if pgLn, err = net.Listen("tcp", cfg.Listen.Postgres); err != nil {
+			return fmt.Errorf("listen postgres: %w", err)
+		}
+	}
+	if cfg.Listen.HTTP != "" {
+		if httpLn, err = net.Listen("tcp", cfg.Listen.HTTP); err != nil {
+			return fmt.Errorf("listen http: %w", err)
+		}
+	}
+
+	pgSrv := &pgwire.Server{
+		Gate: g, Authn: auth, Upstream: targets(cfg),
+		TLS: tlsConfig, AllowPlaintextLoopback: cfg.TLS.AllowPlaintextLoopback,
+		MaxMessageBytes: cfg.Limits.MaxMessageBytes, StartupTimeout: cfg.Limits.StartupTimeout.D(),
+		MaxSessions: cfg.Limits.MaxSessions, Log: log.With("listener", "postgres"),
+	}
+	httpSrv := &http.Server{Handler: adminMux(pgSrv), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
+
+	errc := make(chan error, 2)
+	if pgLn != nil {
+		go func() { errc <- pgSrv.Serve(pgLn) }()
+	}
+	if httpLn != nil {
+		go func() {
+			var err error
+			if cfg.TLS.AllowPlaintextLoopback && isLoopbackListener(httpLn) {
+				err = httpSrv.Serve(httpLn)
+			} else {
+				err = httpSrv.ServeTLS(httpLn, "", "")
+			}
+			errc <- err
+		}()
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "sluice %s serving\n", version)
+	if pgLn != nil {
+		fmt.Fprintf(out, "  postgres: %s\n", pgLn.Addr())
+	}
+	if httpLn != nil {
+		fmt.Fprintf(out, "  http:     %s\n", httpLn.Addr())
+	}
+	fmt.Fprintf(out, "  tls:      %s\n  data_dir: %s\n", fingerprint, cfg.DataDir)
+	log.Info("sluice serving", "postgres", addrOf(pgLn), "http", addrOf(httpLn), "tls", fingerprint)
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if err != nil && !errors.Is(err, pgwire.ErrServerClosed) && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("listener failed", "err", err)
+		}
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	httpSrv.Shutdown(sctx)
+	if err := pgSrv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	return nil
+}
+
+func addrOf(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	return ln.Addr().String()
+}
+
+func isLoopbackListener(ln net.Listener) bool {
+	a, ok := ln.Addr().(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
+}
+
+// adminMux serves health and metrics. Later the admin API, console and MCP
+// endpoints join it.
+func adminMux(pg *pgwire.Server) *http.ServeMux {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "sluice_postgres_sessions", Help: "PostgreSQL client sessions relaying now.",
+	}, func() float64 { return float64(pg.Sessions()) }))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
+}

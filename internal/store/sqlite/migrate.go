@@ -1,0 +1,73 @@
+package sqlite
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/store/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER NOT NULL PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    applied_at INTEGER NOT NULL
+) STRICT`
+
+// migrate applies the embedded migrations that the file lacks, each in its
+// own write transaction. Another process may be migrating the same file at
+// the same moment: the write lock serializes the two, and each migration
+// checks again, under the lock, whether it is still needed.
+func (d *DB) migrate(ctx context.Context) error {
+	ms, err := migrate.Load(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	if _, err := d.write.ExecContext(ctx, createMigrationsTable); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var newest int
+	if err := d.write.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if latest := migrate.Latest(ms); newest > latest {
+		return fmt.Errorf("schema version %d is newer than this sluice supports (%d): upgrade sluice", newest, latest)
+	}
+	for _, m := range ms {
+		if m.Version <= newest {
+			continue
+		}
+		if err := d.apply(ctx, m); err != nil {
+			return fmt.Errorf("apply migration %s: %w", m, err)
+		}
+	}
+	return nil
+}
+
+// apply runs one migration and records it, unless another process got there first.
+func (d *DB) apply(ctx context.Context, m migrate.Migration) error {
+	tx, err := d.write.BeginTx(ctx, nil) // BEGIN IMMEDIATE: holds the write lock
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	var done int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&done); err != nil {
+		return err
+	}
+	if done > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.Version, m.Name, time.Now().UnixNano()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,165 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/store"
+)
+
+const sessionColumns = `id, subject, identity_name, group_names, client, auth_method, issuer,
+    token_id, identity_expires_at, connection, protocol, client_addr, started_at, ended_at, end_reason`
+
+// CreateSession records a new session. It fails if the id is taken.
+func (d *DB) CreateSession(ctx context.Context, s *sluice.Session) error {
+	if s.StartedAt.IsZero() {
+		return fmt.Errorf("create session %q: StartedAt is zero", s.ID)
+	}
+	groups, err := encodeList(s.Identity.Groups)
+	if err != nil {
+		return fmt.Errorf("create session %q: groups: %w", s.ID, err)
+	}
+	var times [3]any
+	for i, t := range []time.Time{s.Identity.ExpiresAt, s.StartedAt, s.EndedAt} {
+		if times[i], err = encodeTime(t); err != nil {
+			return fmt.Errorf("create session %q: %w", s.ID, err)
+		}
+	}
+	_, err = d.write.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.Identity.Subject, s.Identity.Name, groups, s.Identity.Client, string(s.Identity.Method),
+		s.Identity.Issuer, s.Identity.TokenID, times[0], s.Connection, string(s.Protocol), s.ClientAddr,
+		times[1], times[2], s.EndReason)
+	if isDuplicate(err) {
+		return fmt.Errorf("create session %q: the id is already in use: %w", s.ID, err)
+	}
+	if err != nil {
+		return fmt.Errorf("create session %q: %w", s.ID, err)
+	}
+	return nil
+}
+
+// EndSession sets the end of a session that has not ended yet; a session
+// that has already ended keeps its first end. It returns store.ErrNotFound
+// for an unknown id.
+func (d *DB) EndSession(ctx context.Context, id string, at time.Time, reason string) error {
+	if at.IsZero() {
+		return fmt.Errorf("end session %q: the end time is zero", id)
+	}
+	end, err := encodeTime(at)
+	if err != nil {
+		return fmt.Errorf("end session %q: %w", id, err)
+	}
+	// One statement, so the check and the change are atomic. The right-hand
+	// sides see the row as it was, so both columns test the old ended_at.
+	res, err := d.write.ExecContext(ctx, `UPDATE sessions
+        SET end_reason = CASE WHEN ended_at IS NULL THEN ? ELSE end_reason END,
+            ended_at = coalesce(ended_at, ?)
+        WHERE id = ?`, reason, end, id)
+	if err != nil {
+		return fmt.Errorf("end session %q: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("end session %q: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("end session %q: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// GetSession returns the session with the given id or store.ErrNotFound.
+func (d *DB) GetSession(ctx context.Context, id string) (*sluice.Session, error) {
+	row := d.read.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id)
+	s, err := scanSession(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("get session %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get session %q: %w", id, err)
+	}
+	return s, nil
+}
+
+// ListSessions returns the sessions that match f, newest first.
+func (d *DB) ListSessions(ctx context.Context, f store.SessionFilter) ([]*sluice.Session, error) {
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("list sessions: negative limit %d", f.Limit)
+	}
+	var where []string
+	var args []any
+	if f.Subject != "" {
+		where, args = append(where, "subject = ?"), append(args, f.Subject)
+	}
+	if f.Connection != "" {
+		where, args = append(where, "connection = ?"), append(args, f.Connection)
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, "started_at >= ?"), append(args, boundTime(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, "started_at < ?"), append(args, boundTime(f.Until))
+	}
+	if f.OpenOnly {
+		where = append(where, "ended_at IS NULL")
+	}
+	q := `SELECT ` + sessionColumns + ` FROM sessions`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit == 0 {
+		limit = 100
+	}
+	q += ` ORDER BY started_at DESC, id DESC LIMIT ?`
+	args = append(args, limit)
+
+	rows, err := d.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []*sluice.Session
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list sessions: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	return out, nil
+}
+
+// scanner is the Scan method shared by *sql.Row and *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// scanSession reads one row of sessionColumns.
+func scanSession(row scanner) (*sluice.Session, error) {
+	var (
+		s                       sluice.Session
+		groups                  sql.NullString
+		expires, started, ended sql.NullInt64
+	)
+	err := row.Scan(&s.ID, &s.Identity.Subject, &s.Identity.Name, &groups, &s.Identity.Client,
+		&s.Identity.Method, &s.Identity.Issuer, &s.Identity.TokenID, &expires, &s.Connection,
+		&s.Protocol, &s.ClientAddr, &started, &ended, &s.EndReason)
+	if err != nil {
+		return nil, err
+	}
+	if s.Identity.Groups, err = decodeList[string](groups); err != nil {
+		return nil, fmt.Errorf("session %q groups: %w", s.ID, err)
+	}
+	s.Identity.ExpiresAt = decodeTime(expires)
+	s.StartedAt = decodeTime(started)
+	s.EndedAt = decodeTime(ended)
+	return &s, nil
+}

@@ -1,0 +1,50 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/store"
+)
+
+// BatchSizes are the numbers of statements per AddStatements call that
+// BenchAddStatements measures: one alone, a small group commit, and 64,
+// the size the backends are tuned for.
+var BatchSizes = []int{1, 8, 64}
+
+// BenchAddStatements measures AddStatements with batches of each of
+// BatchSizes, one sub-benchmark per size, into sessions of st. It reports
+// the time per batch and the statements stored per second.
+func BenchAddStatements(b *testing.B, st store.Store) {
+	for _, size := range BatchSizes {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) { benchBatches(b, st, size) })
+	}
+}
+
+func benchBatches(b *testing.B, st store.Store, size int) {
+	ctx := context.Background()
+	session := fmt.Sprintf("bench-%d-%d", size, time.Now().UnixNano())
+	if err := st.CreateSession(ctx, fullSession(session, time.Now())); err != nil {
+		b.Fatalf("CreateSession: %v", err)
+	}
+	batch := make([]*sluice.StatementRecord, size)
+	for i := range batch {
+		batch[i] = statement("", session, 0)
+		batch[i].Params = []*string{ptr("42"), nil, ptr("2025-03-14")}
+	}
+	var seq int64
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, r := range batch {
+			seq++
+			r.ID, r.Seq = fmt.Sprintf("%s-%d", session, seq), seq
+		}
+		if err := st.AddStatements(ctx, batch); err != nil {
+			b.Fatalf("AddStatements: %v", err)
+		}
+	}
+	b.ReportMetric(float64(seq)/b.Elapsed().Seconds(), "stmts/s")
+}
