@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/spf13/cobra"
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/spf13/cobra"
 )
 
 func configCmd() *cobra.Command {

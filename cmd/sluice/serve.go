@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -48,6 +49,13 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 		return err
 	}
 	log := newLogger(cfg.Log, cmd.ErrOrStderr())
+	if f := os.Getenv("SLUICE_CPUPROFILE"); f != "" {
+		stop, err := startCPUProfile(f)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	st, err := openStore(ctx, cfg)
 	if err != nil {
@@ -143,6 +151,20 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 		log.Warn("shutdown", "err", err)
 	}
 	return nil
+}
+
+// startCPUProfile writes a CPU profile of the whole run to path, for
+// performance work (SLUICE_CPUPROFILE=path sluice serve ...).
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func addrOf(ln net.Listener) string {

@@ -7,8 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/spf13/cobra"
 	"github.com/sluicehq/sluice"
+	"github.com/spf13/cobra"
 )
 
 func tokenCmd() *cobra.Command {
@@ -147,4 +147,3 @@ func printTokens(cmd *cobra.Command, toks []*sluice.ServiceToken, asJSON bool) e
 	}
 	return tw.Flush()
 }
-

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/sluicehq/sluice"
 )
@@ -71,13 +72,22 @@ func (ix *Indexer) Close() error {
 	return nil
 }
 
-const maxBatch = 512
+// Batching: the writer waits up to linger after the first event of a batch
+// so that many statements share one transaction (SQLite's cost per commit is
+// far larger than its cost per row).
+const (
+	maxBatch = 2048
+	linger   = 20 * time.Millisecond
+)
 
 func (ix *Indexer) loop() {
 	defer close(ix.done)
 	batch := make([]*sluice.Event, 0, maxBatch)
+	timer := time.NewTimer(linger)
+	timer.Stop()
 	for ev := range ix.ch {
 		batch = append(batch[:0], ev)
+		timer.Reset(linger)
 	fill:
 		for len(batch) < maxBatch {
 			select {
@@ -86,10 +96,11 @@ func (ix *Indexer) loop() {
 					break fill
 				}
 				batch = append(batch, ev)
-			default:
+			case <-timer.C:
 				break fill
 			}
 		}
+		timer.Stop()
 		ix.write(batch)
 	}
 }

@@ -59,6 +59,7 @@ func (s *session) clientLoop(ctx context.Context) error {
 		case 'F':
 			err = s.functionCall(ctx, frame)
 		case 'X':
+			s.end(sluice.EndClient) // before the upstream hangs up in answer
 			s.uw.raw(frame)
 			s.uw.flush()
 			return errTerminate

@@ -26,6 +26,7 @@ import (
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/store/sqlite"
 	"github.com/sluicehq/sluice/internal/testkit"
+	"github.com/sluicehq/sluice/internal/testkit/issuer"
 	"github.com/sluicehq/sluice/internal/tlscert"
 	pgup "github.com/sluicehq/sluice/internal/upstream/postgres"
 )
@@ -59,6 +60,7 @@ type envOptions struct {
 	loopback bool // AllowPlaintextLoopback
 	maxMsg   int
 	role     *testkit.Role
+	issuer   *issuer.Issuer
 }
 
 type envOption func(*envOptions)
@@ -70,6 +72,10 @@ func withPolicies(p ...config.Policy) envOption { return func(o *envOptions) { o
 func withoutPlaintextLoopback() envOption       { return func(o *envOptions) { o.loopback = false } }
 func withMaxMessage(n int) envOption            { return func(o *envOptions) { o.maxMsg = n } }
 func withRole(r testkit.Role) envOption         { return func(o *envOptions) { o.role = &r } }
+
+// withIssuer trusts iss's access tokens (audience "sluice", groups claim
+// "groups") with a key set refetch limit short enough for rotation tests.
+func withIssuer(iss *issuer.Issuer) envOption { return func(o *envOptions) { o.issuer = iss } }
 
 // newEnv starts a listener whose connection "app" reaches a fresh database
 // as a SCRAM role, granted to group "agents".
@@ -97,7 +103,11 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	e.st = st
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.tokens = authn.NewServiceTokens(e.dataDir, st)
-	auth, err := authn.New(authn.Config{ServiceTokens: e.tokens, Logger: log})
+	ac := authn.Config{ServiceTokens: e.tokens, Logger: log}
+	if o.issuer != nil {
+		ac.Issuers = []authn.Issuer{{URL: o.issuer.URL(), Audiences: []string{"sluice"}, MinRefresh: time.Millisecond}}
+	}
+	auth, err := authn.New(ac)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +185,7 @@ func (e *env) token(subject string, groups ...string) string {
 // dsn is a libpq keyword/value connection string to connection conn.
 func (e *env) dsn(conn, token, sslmode string) string {
 	host, port, _ := net.SplitHostPort(e.addr)
-	return fmt.Sprintf("host=%s port=%s dbname=%s user=agent password=%s sslmode=%s connect_timeout=10",
+	return fmt.Sprintf("host=%s port=%s dbname=%s user=agent password='%s' sslmode=%s connect_timeout=10",
 		host, port, conn, token, sslmode)
 }
 
@@ -304,4 +314,9 @@ type teeConn struct {
 func (c *teeConn) Write(p []byte) (int, error) {
 	c.sent.Write(p)
 	return c.Conn.Write(p)
+}
+
+// configPolicy grants subject the connection "app" from source.
+func configPolicy(name, subject, source string) config.Policy {
+	return config.Policy{Name: name, Subjects: []string{subject}, Connections: []string{"app"}, Sources: []string{source}}
 }
