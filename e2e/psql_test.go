@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -95,6 +96,7 @@ select count(*) from m where x = 100;
 	})
 
 	// The session records: psql's statements ended ok or error as they did.
+	g.waitIdle()
 	g.stopClean()
 	st := stateStore(t, cfg.dataDir)
 	ss, stmts := sessionsOf(t, st, "psql-bot")
@@ -117,7 +119,9 @@ select count(*) from m where x = 100;
 	}
 	if !sawDivZero || !sawMissing {
 		t.Errorf("state store lacks the failed statements as errors (division by zero: %v, missing table: %v)", sawDivZero, sawMissing)
+		exec.Command("cp", "-a", cfg.dataDir, "/tmp/faildata").Run()
 		for _, s := range ss {
+			t.Logf("session %s %q %d stmts", s.ID, s.EndReason, len(stmts[s.ID]))
 			for _, r := range stmts[s.ID] {
 				t.Logf("session %s ended %q: #%d %q %s %q %q", s.ID, s.EndReason, r.Seq, r.Text, r.Status, r.Error, r.Tag)
 			}

@@ -14,94 +14,121 @@ import (
 var ErrClosed = errors.New("recorder is closed")
 
 // Indexer turns the gate's audit events into state store rows (sessions and
-// statements) off the request path: Record queues, one goroutine writes in
-// batches, in order. It is safe for concurrent use.
+// statements) off the request path: Record appends to a buffer, and one
+// goroutine writes the buffer in batches, in order, every linger or when a
+// batch is full. Record wakes nobody in the common case, which keeps the
+// cost on the request path to a mutex and an append. It is safe for
+// concurrent use.
 type Indexer struct {
-	st  Store
-	log *slog.Logger
-	ch  chan *sluice.Event
+	st    Store
+	log   *slog.Logger
+	limit int // events buffered before Record blocks
 
-	mu     sync.RWMutex // held for reading while sending on ch, for writing to close it
+	mu     sync.Mutex
+	space  *sync.Cond // signalled when the writer takes the buffer
+	buf    []*sluice.Event
 	closed bool
+	kick   chan struct{} // a full batch is waiting
 	done   chan struct{}
 
-	// decisions remembers each allowed request's decision until its result.
+	// decisions remembers each allowed request's decision until its result;
+	// only the writer goroutine touches it.
 	decisions map[string]*sluice.Decision
 }
 
-// NewIndexer returns an indexer writing to st with room for queue events.
-// Start must be called before Record.
-func NewIndexer(st Store, log *slog.Logger, queue int) *Indexer {
+// Batching: the writer takes what is buffered every linger, or at once when
+// maxBatch events are waiting, so that many statements share one
+// transaction (SQLite's cost per commit is far larger than its cost per row).
+const (
+	maxBatch = 2048
+	linger   = 20 * time.Millisecond
+)
+
+// NewIndexer returns an indexer writing to st that buffers up to limit
+// events before Record blocks. Start must be called before Record.
+func NewIndexer(st Store, log *slog.Logger, limit int) *Indexer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if queue < 1 {
-		queue = 4096
+	if limit < maxBatch {
+		limit = maxBatch
 	}
-	return &Indexer{st: st, log: log, ch: make(chan *sluice.Event, queue),
+	ix := &Indexer{st: st, log: log, limit: limit, kick: make(chan struct{}, 1),
 		done: make(chan struct{}), decisions: map[string]*sluice.Decision{}}
+	ix.space = sync.NewCond(&ix.mu)
+	return ix
 }
 
 // Start launches the writer goroutine.
 func (ix *Indexer) Start() { go ix.loop() }
 
-// Record queues ev. It blocks while the queue is full, until ctx ends.
-func (ix *Indexer) Record(ctx context.Context, ev *sluice.Event) error {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
+// Record buffers ev. It blocks while the buffer is full (the store is
+// behind), which slows requests rather than losing their records.
+func (ix *Indexer) Record(_ context.Context, ev *sluice.Event) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for len(ix.buf) >= ix.limit && !ix.closed {
+		ix.space.Wait()
+	}
 	if ix.closed {
 		return ErrClosed
 	}
-	select {
-	case ix.ch <- ev:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	ix.buf = append(ix.buf, ev)
+	if len(ix.buf) == maxBatch {
+		select {
+		case ix.kick <- struct{}{}:
+		default:
+		}
 	}
+	return nil
 }
 
-// Close writes everything queued and stops. It is idempotent.
+// Close writes everything buffered and stops. It is idempotent.
 func (ix *Indexer) Close() error {
 	ix.mu.Lock()
 	if !ix.closed {
 		ix.closed = true
-		close(ix.ch)
+		close(ix.kick)
+		ix.space.Broadcast()
 	}
 	ix.mu.Unlock()
 	<-ix.done
 	return nil
 }
 
-// Batching: the writer waits up to linger after the first event of a batch
-// so that many statements share one transaction (SQLite's cost per commit is
-// far larger than its cost per row).
-const (
-	maxBatch = 2048
-	linger   = 20 * time.Millisecond
-)
-
 func (ix *Indexer) loop() {
 	defer close(ix.done)
-	batch := make([]*sluice.Event, 0, maxBatch)
-	timer := time.NewTimer(linger)
-	timer.Stop()
-	for ev := range ix.ch {
-		batch = append(batch[:0], ev)
-		timer.Reset(linger)
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case ev, ok := <-ix.ch:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, ev)
-			case <-timer.C:
-				break fill
-			}
+	tick := time.NewTicker(linger)
+	defer tick.Stop()
+	var spare []*sluice.Event
+	for {
+		open := true
+		select {
+		case <-tick.C:
+		case _, open = <-ix.kick:
 		}
-		timer.Stop()
-		ix.write(batch)
+		ix.mu.Lock()
+		taken := ix.buf
+		ix.buf = spare[:0]
+		ix.space.Broadcast()
+		ix.mu.Unlock()
+		for batch := taken; len(batch) > 0; {
+			n := min(len(batch), maxBatch)
+			ix.write(batch[:n])
+			batch = batch[n:]
+		}
+		clear(taken) // let the events be collected
+		spare = taken[:0]
+		if !open {
+			ix.mu.Lock()
+			rest := ix.buf
+			ix.buf = nil
+			ix.mu.Unlock()
+			if len(rest) > 0 {
+				ix.write(rest)
+			}
+			return
+		}
 	}
 }
 
