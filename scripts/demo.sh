@@ -32,11 +32,13 @@ go build -o bin/sluice ./cmd/sluice
 DEMO_DIR=$(mktemp -d /tmp/sluice-demo-XXXXXX)
 chmod 755 "$DEMO_DIR"
 export DEMO_DIR
-PGDATA="$DEMO_DIR/pgdata"
+PGDIR="$DEMO_DIR/pg"
+PGDATA="$PGDIR/data"
+mkdir -p "$PGDIR"
 RUN=()
 if [ "$(id -u)" -eq 0 ]; then
   # PostgreSQL refuses to run as root: run it as the postgres system user.
-  mkdir -p "$PGDATA" && chown postgres "$PGDATA"
+  chown postgres "$PGDIR"
   RUN=(runuser -u postgres --)
 fi
 
@@ -46,7 +48,8 @@ cleanup() {
   "${RUN[@]}" "$PGBIN/pg_ctl" -D "$PGDATA" -m fast stop >/dev/null 2>&1
   rm -rf "$DEMO_DIR"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap "exit 130" INT TERM
 
 free_port() {
   local p
@@ -60,10 +63,11 @@ say "starting a throwaway PostgreSQL in $DEMO_DIR"
 PGPORT=$(free_port 55432)
 SUPERPW=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 AGENTPW=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-echo "$SUPERPW" >"$DEMO_DIR/superpw" && chmod 644 "$DEMO_DIR/superpw"
-"${RUN[@]}" "$PGBIN/initdb" -D "$PGDATA" -U postgres --pwfile="$DEMO_DIR/superpw" -A scram-sha-256 >/dev/null
-rm -f "$DEMO_DIR/superpw"
-"${RUN[@]}" "$PGBIN/pg_ctl" -D "$PGDATA" -l "$DEMO_DIR/postgres.log" -w \
+echo "$SUPERPW" >"$PGDIR/superpw"
+[ "$(id -u)" -eq 0 ] && chown postgres "$PGDIR/superpw"
+"${RUN[@]}" "$PGBIN/initdb" -D "$PGDATA" -U postgres --pwfile="$PGDIR/superpw" -A scram-sha-256 >/dev/null
+rm -f "$PGDIR/superpw"
+"${RUN[@]}" "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDIR/postgres.log" -w \
   -o "-p $PGPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=''" start >/dev/null
 
 export PGPASSWORD="$SUPERPW"
