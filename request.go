@@ -94,6 +94,12 @@ type Request struct {
 	Tables []string `json:"tables,omitempty"`
 	// Time is when the request reached the gate.
 	Time time.Time `json:"time"`
+	// Session context, set by the gate, so that each journal record names
+	// who sent the request without reference to other records.
+	Subject    string   `json:"subject,omitempty"`
+	Groups     []string `json:"groups,omitempty"`
+	Connection string   `json:"connection,omitempty"`
+	ClientAddr string   `json:"client_addr,omitempty"`
 }
 
 // Action is what the gate does with a request.
@@ -136,6 +142,31 @@ type Result struct {
 	// because an earlier statement in its batch failed) or "aborted" (the
 	// session ended before a response arrived).
 	Status string `json:"status"`
+	// Capture holds the first rows of the result exactly as the agent
+	// received them, up to the configured row and byte caps.
+	Capture *Capture `json:"capture,omitempty"`
+}
+
+// Capture is the beginning of a result as the agent saw it.
+type Capture struct {
+	Columns []Column `json:"columns,omitempty"`
+	// Rows hold each value as the agent received it: text-format values as
+	// they are, binary-format values as \x-prefixed hex, NULL as nil.
+	Rows [][]*string `json:"rows,omitempty"`
+	// Bytes is the size of the captured values.
+	Bytes int `json:"bytes"`
+	// Truncated is set when the result had more rows or bytes than were
+	// captured.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// Column describes one column of a captured result.
+type Column struct {
+	Name string `json:"name"`
+	// TypeOID is the PostgreSQL type of the column.
+	TypeOID uint32 `json:"type_oid"`
+	// Format is 0 for text, 1 for binary.
+	Format int16 `json:"format,omitempty"`
 }
 
 // Result statuses.

@@ -404,9 +404,15 @@ func connect(t *testing.T, addr, conn, token string) *pgx.Conn {
 // tryConnect opens a pgx connection through sluice, returning the error.
 func tryConnect(t *testing.T, addr, conn, token string) (*pgx.Conn, error) {
 	t.Helper()
+	return connectConfig(t, pgxConfig(t, addr, conn, token, "disable"))
+}
+
+// connectConfig opens a pgx connection with cfg; a cleanup closes it.
+func connectConfig(t *testing.T, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, err := pgx.ConnectConfig(ctx, pgxConfig(t, addr, conn, token, "disable"))
+	c, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -107,6 +107,7 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 		TLS: tlsConfig, AllowPlaintextLoopback: cfg.TLS.AllowPlaintextLoopback,
 		MaxMessageBytes: cfg.Limits.MaxMessageBytes, StartupTimeout: cfg.Limits.StartupTimeout.D(),
 		MaxSessions: cfg.Limits.MaxSessions, Log: log.With("listener", "postgres"),
+		CaptureRows: *cfg.Audit.CaptureRows, CaptureBytes: *cfg.Audit.CaptureBytes,
 	}
 	httpSrv := &http.Server{Handler: adminMux(pgSrv), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
 

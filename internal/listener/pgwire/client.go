@@ -53,8 +53,10 @@ func (s *session) clientLoop(ctx context.Context) error {
 			s.uw.raw(frame)
 		case 'C':
 			err = s.close(frame)
-		case 'D', 'H', 'd', 'c', 'f':
-			// Describe, Flush and COPY data flow through untouched.
+		case 'D':
+			err = s.describe(frame)
+		case 'H', 'd', 'c', 'f':
+			// Flush and COPY data flow through untouched.
 			s.uw.raw(frame)
 		case 'F':
 			err = s.functionCall(ctx, frame)
@@ -115,7 +117,7 @@ func (s *session) parse(frame []byte) error {
 	if !ok {
 		return malformed("Parse")
 	}
-	s.stmts[string(name)] = string(text)
+	s.stmts[string(name)] = &prepared{name: string(name), text: string(text)}
 	s.uw.raw(frame)
 	return nil
 }
@@ -126,7 +128,12 @@ func (s *session) bind(frame []byte) error {
 	if err := b.Decode(frame[5:]); err != nil {
 		return malformed("Bind")
 	}
-	s.portals[b.DestinationPortal] = &portal{stmt: b.PreparedStatement, params: renderParams(&b)}
+	st := s.stmts[b.PreparedStatement]
+	if st == nil {
+		// PostgreSQL will refuse the Bind; remember the name for the record.
+		st = &prepared{name: b.PreparedStatement}
+	}
+	s.portals[b.DestinationPortal] = &portal{stmt: st, params: renderParams(&b), formats: b.ResultFormatCodes}
 	s.uw.raw(frame)
 	return nil
 }
@@ -177,18 +184,44 @@ func (s *session) execute(ctx context.Context, frame []byte) error {
 		return malformed("Execute")
 	}
 	req := &sluice.Request{Kind: sluice.KindSQL}
-	if p := s.portals[string(name)]; p != nil {
-		req.Statement = p.stmt
+	p := s.portals[string(name)]
+	if p != nil {
+		req.Statement = p.stmt.name
 		req.Params = p.params
-		if text, ok := s.stmts[p.stmt]; ok {
-			req.Text = text
-		}
+		req.Text = p.stmt.text
 	}
 	if _, err := s.gs.Begin(ctx, req); err != nil {
 		s.refuse(req, err, false)
 		return nil
 	}
-	s.q.push(&pending{kind: execExtended, req: req, start: time.Now()})
+	s.q.push(&pending{kind: execExtended, req: req, start: time.Now(), portal: p})
+	s.uw.raw(frame)
+	return nil
+}
+
+// describe notes which statement or portal a Describe asks about, so that
+// the upstream loop can keep the columns it answers with.
+func (s *session) describe(frame []byte) error {
+	body := frame[5:]
+	if len(body) < 2 {
+		return malformed("Describe")
+	}
+	name, _, ok := cstring(body[1:])
+	if !ok {
+		return malformed("Describe")
+	}
+	d := &pending{kind: describeMark}
+	switch body[0] {
+	case 'S':
+		d.stmt = s.stmts[string(name)]
+	case 'P':
+		if p := s.portals[string(name)]; p != nil {
+			d.stmt, d.portal = p.stmt, p
+		}
+	default:
+		return malformed("Describe")
+	}
+	s.q.push(d)
 	s.uw.raw(frame)
 	return nil
 }

@@ -61,6 +61,8 @@ type envOptions struct {
 	maxMsg   int
 	role     *testkit.Role
 	issuer   *issuer.Issuer
+	capRows  int
+	capBytes int
 }
 
 type envOption func(*envOptions)
@@ -73,6 +75,11 @@ func withoutPlaintextLoopback() envOption       { return func(o *envOptions) { o
 func withMaxMessage(n int) envOption            { return func(o *envOptions) { o.maxMsg = n } }
 func withRole(r testkit.Role) envOption         { return func(o *envOptions) { o.role = &r } }
 
+// withCapture sets the result capture budget.
+func withCapture(rows, bytes int) envOption {
+	return func(o *envOptions) { o.capRows, o.capBytes = rows, bytes }
+}
+
 // withIssuer trusts iss's access tokens (audience "sluice", groups claim
 // "groups") with a key set refetch limit short enough for rotation tests.
 func withIssuer(iss *issuer.Issuer) envOption { return func(o *envOptions) { o.issuer = iss } }
@@ -81,7 +88,7 @@ func withIssuer(iss *issuer.Issuer) envOption { return func(o *envOptions) { o.i
 // as a SCRAM role, granted to group "agents".
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	o := envOptions{loopback: true, maxMsg: 64 << 20,
+	o := envOptions{loopback: true, maxMsg: 64 << 20, capRows: 100, capBytes: 65536,
 		policies: []config.Policy{{Name: "agents", Subjects: []string{"group:agents"}, Connections: []string{"app"}}}}
 	for _, f := range opts {
 		f(&o)
@@ -139,7 +146,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	e.srv = &pgwire.Server{
 		Gate: gate.New(pol, conns, e.rec, log), Authn: auth, Upstream: targets,
 		TLS: tlsCfg, AllowPlaintextLoopback: o.loopback, MaxMessageBytes: o.maxMsg,
-		StartupTimeout: 10 * time.Second, Log: log,
+		StartupTimeout: 10 * time.Second, Log: log, CaptureRows: o.capRows, CaptureBytes: o.capBytes,
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -259,17 +266,36 @@ func pgCode(err error) string {
 	return ""
 }
 
-// switchRecorder passes events on, or fails every Record while failing is set.
+// switchRecorder passes events on, or fails every Record while failing is
+// set. It keeps the results it sees, by request text.
 type switchRecorder struct {
 	next    gate.Recorder
 	failing atomic.Bool
+
+	mu      sync.Mutex
+	results map[string]*sluice.Result
 }
 
 func (r *switchRecorder) Record(ctx context.Context, ev *sluice.Event) error {
 	if r.failing.Load() {
 		return errors.New("journal disk full (test)")
 	}
+	if ev.Type == sluice.EventResult {
+		r.mu.Lock()
+		if r.results == nil {
+			r.results = map[string]*sluice.Result{}
+		}
+		r.results[ev.Request.Text] = ev.Result
+		r.mu.Unlock()
+	}
 	return r.next.Record(ctx, ev)
+}
+
+// result returns the last result recorded for a request text.
+func (r *switchRecorder) result(text string) *sluice.Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.results[text]
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent use.

@@ -23,6 +23,9 @@ const (
 	// refusal is a request the gate refused: its error is sent to the
 	// client just before the ReadyForQuery that ends its batch.
 	refusal
+	// describeMark is a Describe: it ends at RowDescription, NoData or
+	// ErrorResponse.
+	describeMark
 )
 
 // pending is a request the client sent and whose outcome is not complete.
@@ -33,6 +36,11 @@ type pending struct {
 	req   *sluice.Request
 	start time.Time
 	err   *sluice.Error // the refusal, for kind refusal
+
+	// For executes and describes: the portal and statement concerned.
+	portal *portal
+	stmt   *prepared
+	cap    *capture
 
 	rows     int64 // rows reported by command tags, or counted
 	tagRows  int64 // DataRows since the last CommandComplete
@@ -87,8 +95,8 @@ func (q *queue) push(p *pending) {
 	q.mu.Unlock()
 }
 
-// current returns the first unfinished Execute or Query before any Sync or
-// refusal: the request whose results are arriving now.
+// current returns the first unfinished Execute, Query or Describe before
+// any Sync or refusal: the entry whose responses are arriving now.
 func (q *queue) current() *pending {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -98,7 +106,7 @@ func (q *queue) current() *pending {
 			return nil
 		case execSimple:
 			return p
-		case execExtended:
+		case execExtended, describeMark:
 			if !p.finished {
 				return p
 			}

@@ -47,7 +47,11 @@ type Server struct {
 	StartupTimeout time.Duration
 	// MaxSessions caps concurrent client connections (default 10000).
 	MaxSessions int
-	Log         *slog.Logger
+	// CaptureRows and CaptureBytes bound the rows of each result kept for
+	// the audit record; zero captures nothing.
+	CaptureRows  int
+	CaptureBytes int
+	Log          *slog.Logger
 
 	once     sync.Once
 	mu       sync.Mutex

@@ -32,11 +32,13 @@ type session struct {
 	cw *msgWriter
 
 	// Client loop state.
-	stmts    map[string]string  // prepared statement name -> text
-	portals  map[string]*portal // portal name -> bound statement
-	skipping bool               // discarding until Sync after a refusal
+	stmts    map[string]*prepared // prepared statement name -> statement
+	portals  map[string]*portal   // portal name -> bound statement
+	skipping bool                 // discarding until Sync after a refusal
 
 	// Upstream loop state.
+	capRows  int      // rows captured per result
+	capBytes int      // bytes captured per result
 	cur      *pending // the request now receiving results
 	batchErr bool     // an ErrorResponse was relayed since the last ReadyForQuery
 	sawFatal bool     // the upstream sent a FATAL or PANIC error
@@ -48,10 +50,20 @@ type session struct {
 	done    chan struct{}
 }
 
+// prepared is a statement the client parsed. The client loop creates it;
+// cols is set by the upstream loop when a Describe of it is answered, and
+// only the upstream loop reads it.
+type prepared struct {
+	name string
+	text string
+	cols []sluice.Column
+}
+
 // portal is a bound statement.
 type portal struct {
-	stmt   string
-	params []*string
+	stmt    *prepared
+	params  []*string
+	formats []int16 // result format codes from Bind
 }
 
 func newSession(srv *Server, c *clientConn, st *startup, gs *gate.Session, up *pgup.Conn) *session {
@@ -60,8 +72,10 @@ func newSession(srv *Server, c *clientConn, st *startup, gs *gate.Session, up *p
 		cr:       &msgReader{br: st.r, max: srv.MaxMessageBytes},
 		uw:       newMsgWriter(up),
 		ur:       newMsgReader(up, 64<<10, maxUpstreamMessage),
+		capRows:  srv.CaptureRows,
+		capBytes: srv.CaptureBytes,
 		cw:       newMsgWriter(st.conn),
-		stmts:    map[string]string{},
+		stmts:    map[string]*prepared{},
 		portals:  map[string]*portal{},
 		txStatus: up.TxStatus,
 		done:     make(chan struct{}),
@@ -195,7 +209,8 @@ func protocolError(err error) *sluice.Error {
 
 // result builds the Result of a finished request.
 func (s *session) result(p *pending, status string) *sluice.Result {
-	r := &sluice.Result{Rows: p.rows, Duration: time.Since(p.start), Status: status, Tag: p.tag, Error: p.errText}
+	r := &sluice.Result{Rows: p.rows, Duration: time.Since(p.start), Status: status, Tag: p.tag, Error: p.errText,
+		Capture: p.cap.result()}
 	if status == sluice.StatusOK && p.errText != "" {
 		r.Status = sluice.StatusError
 	}

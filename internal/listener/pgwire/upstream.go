@@ -26,7 +26,7 @@ func (s *session) upstreamLoop(ctx context.Context) (string, error) {
 		if n > streamAbove && (typ == 'D' || typ == 'd') {
 			// A large row or COPY chunk: stream it instead of holding it.
 			if typ == 'D' {
-				s.countRow()
+				s.countRow(nil)
 			}
 			if err := s.cw.flush(); err != nil {
 				return sluice.EndClient, fmt.Errorf("write client: %w", err)
@@ -43,7 +43,13 @@ func (s *session) upstreamLoop(ctx context.Context) (string, error) {
 		body := frame[5:]
 		switch typ {
 		case 'D': // DataRow
-			s.countRow()
+			s.countRow(body)
+		case 'T': // RowDescription
+			s.rowDescription(body)
+		case 'n': // NoData
+			if p := s.current(); p != nil && p.kind == describeMark {
+				p.finished = true
+			}
 		case 'C': // CommandComplete
 			if p := s.current(); p != nil {
 				tag, _, _ := cstring(body)
@@ -84,9 +90,52 @@ func (s *session) current() *pending {
 	return s.cur
 }
 
-func (s *session) countRow() {
-	if p := s.current(); p != nil {
-		p.tagRows++
+// countRow counts a DataRow and captures it (body nil: too large to hold).
+func (s *session) countRow(body []byte) {
+	p := s.current()
+	if p == nil || p.kind == describeMark {
+		return
+	}
+	p.tagRows++
+	if p.cap == nil {
+		// An Execute's columns come from the Describe of its statement
+		// and the formats from its Bind.
+		var cols []sluice.Column
+		var formats []int16
+		if p.portal != nil {
+			cols, formats = p.portal.stmt.cols, p.portal.formats
+		}
+		p.cap = newCapture(cols, formats, s.capRows, s.capBytes)
+	}
+	if body == nil {
+		p.cap.done, p.cap.res.Truncated = true, true
+		return
+	}
+	p.cap.row(body)
+}
+
+// rowDescription keeps the columns a Describe or a simple query announces.
+func (s *session) rowDescription(body []byte) {
+	p := s.current()
+	if p == nil {
+		return
+	}
+	cols := columns(body)
+	switch p.kind {
+	case describeMark:
+		if p.stmt != nil {
+			for i := range cols {
+				cols[i].Format = 0 // a statement's formats are chosen at Bind
+			}
+			p.stmt.cols = cols
+		}
+		p.finished = true
+	case execSimple:
+		if p.cap == nil {
+			p.cap = newCapture(cols, nil, s.capRows, s.capBytes)
+		} else {
+			p.cap.done, p.cap.res.Truncated = true, true // a later result set
+		}
 	}
 }
 
@@ -102,6 +151,10 @@ func (s *session) upstreamError(ctx context.Context, body []byte) {
 	s.batchErr = true
 	p := s.current()
 	if p == nil {
+		return
+	}
+	if p.kind == describeMark {
+		p.finished = true
 		return
 	}
 	p.errText = e.Code + ": " + e.Message
