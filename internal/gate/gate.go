@@ -141,6 +141,8 @@ func (s *Session) Begin(ctx context.Context, req *sluice.Request) (sluice.Decisi
 	req.SessionID = s.rec.ID
 	req.ID = s.rec.ID + "/" + strconv.FormatInt(req.Seq, 10)
 	req.Time = s.gate.Now()
+	req.Subject, req.Groups = s.rec.Identity.Subject, s.rec.Identity.Groups
+	req.Connection, req.ClientAddr = s.rec.Connection, s.rec.ClientAddr
 
 	d := s.gate.policy.Decide(s.policy, req)
 	ev := &sluice.Event{Time: req.Time, Type: sluice.EventRequest, Session: s.rec.ID, Request: req, Decision: &d}

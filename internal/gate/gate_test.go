@@ -99,7 +99,8 @@ func TestSessionLifecycle(t *testing.T) {
 			t.Fatalf("Begin = %+v, %v", d, err)
 		}
 	}
-	if r1.Seq != 1 || r2.Seq != 2 || r2.ID != s.ID()+"/2" || r2.SessionID != s.ID() || r2.Time.IsZero() {
+	if r1.Seq != 1 || r2.Seq != 2 || r2.ID != s.ID()+"/2" || r2.SessionID != s.ID() || r2.Time.IsZero() ||
+		r2.Subject != "bot" || r2.Groups[0] != "agents" || r2.Connection != "app" || r2.ClientAddr != "127.0.0.1:4000" {
 		t.Fatalf("numbering: %+v %+v", r1, r2)
 	}
 	s.Done(ctx, r1, &sluice.Result{Status: sluice.StatusOK})
