@@ -14,6 +14,8 @@ type Session struct {
 	// EndedAt is zero while the session is open.
 	EndedAt   time.Time `json:"ended_at"`
 	EndReason string    `json:"end_reason,omitempty"`
+	// StartSeq is the journal sequence number of the session's start record.
+	StartSeq uint64 `json:"start_seq,omitempty"`
 }
 
 // Session end reasons.
