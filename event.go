@@ -44,6 +44,19 @@ type StatementRecord struct {
 	Tag       string        `json:"tag,omitempty"`
 	Status    string        `json:"status"`
 	Error     string        `json:"error,omitempty"`
+	// Subject, Groups and Connection say who sent the statement and where,
+	// copied from the request so that a statement can be found without its
+	// session.
+	Subject    string   `json:"subject,omitempty"`
+	Groups     []string `json:"groups,omitempty"`
+	Connection string   `json:"connection,omitempty"`
+	// RequestSeq and ResultSeq are the journal sequence numbers of the
+	// statement's request and result records; ResultSeq is 0 for a statement
+	// that was not forwarded.
+	RequestSeq uint64 `json:"request_seq,omitempty"`
+	ResultSeq  uint64 `json:"result_seq,omitempty"`
+	// ReviewID names the review that held the statement, if any.
+	ReviewID string `json:"review_id,omitempty"`
 }
 
 // ServiceToken is the state store's record of a token minted by

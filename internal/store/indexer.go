@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -13,27 +14,46 @@ import (
 // ErrClosed is returned by Indexer.Record after Close.
 var ErrClosed = errors.New("recorder is closed")
 
-// Indexer turns the gate's audit events into state store rows (sessions and
-// statements) off the request path: Record appends to a buffer, and one
-// goroutine writes the buffer in batches, in order, every linger or when a
+// IndexStore is the subset of Store that the Indexer uses.
+type IndexStore interface {
+	ApplyIndex(ctx context.Context, b *IndexBatch) error
+}
+
+var _ IndexStore = (Store)(nil)
+
+// Indexer keeps the state store's index of the audit journal up to date off
+// the request path: Record appends an event, which already carries its
+// journal Seq, to a buffer, and one goroutine turns the buffer into
+// IndexBatch updates (see NewIndexBatch), in order, every linger or when a
 // batch is full. Record wakes nobody in the common case, which keeps the
 // cost on the request path to a mutex and an append. It is safe for
 // concurrent use.
+//
+// A failed write is logged; the indexer then applies the batch's records
+// one at a time, so that one bad record loses only itself, and from then on
+// stops advancing the indexed position. IndexedSeq thus stays at a point up
+// to which the index is complete, and replaying the journal from there
+// (ApplyIndex is idempotent) fills the hole.
 type Indexer struct {
-	st    Store
+	st    IndexStore
 	log   *slog.Logger
 	limit int // events buffered before Record blocks
 
-	mu     sync.Mutex
-	space  *sync.Cond // signalled when the writer takes the buffer
-	buf    []*sluice.Event
-	closed bool
-	kick   chan struct{} // a full batch is waiting
-	done   chan struct{}
+	mu       sync.Mutex
+	space    *sync.Cond // signalled when the writer takes the buffer
+	buf      []*sluice.Event
+	recorded uint64        // events accepted by Record, ever
+	written  uint64        // events the writer has finished with, ever
+	progress chan struct{} // closed and replaced whenever written grows
+	failFrom uint64        // the position of the first event of the first failed write
+	failErr  error         // the first failed write's error, nil if none
+	closed   bool
+	kick     chan struct{} // a full batch or a Flush is waiting
+	done     chan struct{}
 
-	// decisions remembers each allowed request's decision until its result;
-	// only the writer goroutine touches it.
-	decisions map[string]*sluice.Decision
+	// Only the writer goroutine touches these.
+	pending Pending
+	stalled bool // a write failed: leave the indexed position where it is
 }
 
 // Batching: the writer takes what is buffered every linger, or at once when
@@ -42,11 +62,13 @@ type Indexer struct {
 const (
 	maxBatch = 2048
 	linger   = 20 * time.Millisecond
+	// writeTimeout bounds one ApplyIndex call.
+	writeTimeout = time.Minute
 )
 
 // NewIndexer returns an indexer writing to st that buffers up to limit
 // events before Record blocks. Start must be called before Record.
-func NewIndexer(st Store, log *slog.Logger, limit int) *Indexer {
+func NewIndexer(st IndexStore, log *slog.Logger, limit int) *Indexer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -54,7 +76,7 @@ func NewIndexer(st Store, log *slog.Logger, limit int) *Indexer {
 		limit = maxBatch
 	}
 	ix := &Indexer{st: st, log: log, limit: limit, kick: make(chan struct{}, 1),
-		done: make(chan struct{}), decisions: map[string]*sluice.Decision{}}
+		done: make(chan struct{}), progress: make(chan struct{})}
 	ix.space = sync.NewCond(&ix.mu)
 	return ix
 }
@@ -62,8 +84,9 @@ func NewIndexer(st Store, log *slog.Logger, limit int) *Indexer {
 // Start launches the writer goroutine.
 func (ix *Indexer) Start() { go ix.loop() }
 
-// Record buffers ev. It blocks while the buffer is full (the store is
-// behind), which slows requests rather than losing their records.
+// Record buffers ev, which must not be modified afterwards. It blocks while
+// the buffer is full (the store is behind), which slows requests rather than
+// losing their records. After Close it returns ErrClosed.
 func (ix *Indexer) Record(_ context.Context, ev *sluice.Event) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -74,11 +97,45 @@ func (ix *Indexer) Record(_ context.Context, ev *sluice.Event) error {
 		return ErrClosed
 	}
 	ix.buf = append(ix.buf, ev)
+	ix.recorded++
 	if len(ix.buf) == maxBatch {
+		ix.wake()
+	}
+	return nil
+}
+
+// wake makes the writer take the buffer now rather than at the next linger.
+// The caller holds mu, and the indexer is not closed.
+func (ix *Indexer) wake() {
+	select {
+	case ix.kick <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+}
+
+// Flush returns once every event recorded before the call has been written
+// to the store, or ctx is done. It returns an error if any of those events
+// could not be applied (the index then has a hole that only a replay of the
+// journal fills), or ctx's error.
+func (ix *Indexer) Flush(ctx context.Context) error {
+	ix.mu.Lock()
+	target := ix.recorded
+	if ix.written < target && !ix.closed {
+		ix.wake()
+	}
+	for ix.written < target {
+		progress := ix.progress
+		ix.mu.Unlock()
 		select {
-		case ix.kick <- struct{}{}:
-		default:
+		case <-progress:
+		case <-ctx.Done():
+			return fmt.Errorf("flush index: %w", ctx.Err())
 		}
+		ix.mu.Lock()
+	}
+	defer ix.mu.Unlock()
+	if ix.failErr != nil && ix.failFrom < target {
+		return fmt.Errorf("flush index: events recorded since #%d are not all indexed: %w", ix.failFrom+1, ix.failErr)
 	}
 	return nil
 }
@@ -112,92 +169,246 @@ func (ix *Indexer) loop() {
 		ix.buf = spare[:0]
 		ix.space.Broadcast()
 		ix.mu.Unlock()
-		for batch := taken; len(batch) > 0; {
-			n := min(len(batch), maxBatch)
-			ix.write(batch[:n])
-			batch = batch[n:]
-		}
+		ix.writeAll(taken)
 		clear(taken) // let the events be collected
 		spare = taken[:0]
 		if !open {
+			// Record refuses events once closed is set, so what came in
+			// since the buffer was taken is all there is.
 			ix.mu.Lock()
 			rest := ix.buf
 			ix.buf = nil
 			ix.mu.Unlock()
-			if len(rest) > 0 {
-				ix.write(rest)
-			}
+			ix.writeAll(rest)
 			return
 		}
 	}
 }
 
-// write applies a batch in order, grouping consecutive statements.
-func (ix *Indexer) write(batch []*sluice.Event) {
-	ctx := context.Background()
-	var stmts []*sluice.StatementRecord
-	flush := func() {
-		if len(stmts) == 0 {
-			return
-		}
-		if err := ix.st.AddStatements(ctx, stmts); err != nil {
-			// A batch is all or nothing: retry one by one so that one bad
-			// record (say, of a session whose start failed to index) does
-			// not take the others with it.
-			for _, r := range stmts {
-				if err := ix.st.AddStatements(ctx, []*sluice.StatementRecord{r}); err != nil {
-					ix.log.Error("index statement", "statement", r.ID, "err", err)
-				}
-			}
-		}
-		stmts = stmts[:0]
+// writeAll writes events in batches of at most maxBatch, in order.
+func (ix *Indexer) writeAll(events []*sluice.Event) {
+	for len(events) > 0 {
+		n := min(len(events), maxBatch)
+		ix.write(events[:n])
+		events = events[n:]
 	}
-	for _, ev := range batch {
+}
+
+// write applies one batch of events and reports the progress to Flush.
+func (ix *Indexer) write(events []*sluice.Event) {
+	b := NewIndexBatch(events, &ix.pending)
+	if ix.stalled {
+		b.Seq = 0
+	}
+	err := ix.apply(b)
+	if err != nil {
+		ix.stalled = true
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if err != nil && ix.failErr == nil {
+		ix.failFrom, ix.failErr = ix.written, err
+	}
+	ix.written += uint64(len(events))
+	close(ix.progress)
+	ix.progress = make(chan struct{})
+}
+
+// apply applies b. If that fails, it applies b's records one at a time, so
+// that a bad record does not take the others with it, and reports the first
+// failure; b's position is applied only if every record was.
+func (ix *Indexer) apply(b *IndexBatch) error {
+	err := ix.applyOne(b)
+	if err == nil {
+		return nil
+	}
+	ix.log.Error("index batch; retrying its records one at a time", "seq", b.Seq, "err", err)
+	var first error
+	fail := func(err error, attrs ...any) {
+		ix.log.Error("index record", append(attrs, "err", err)...)
+		if first == nil {
+			first = err
+		}
+	}
+	for _, s := range b.Sessions {
+		if err := ix.applyOne(&IndexBatch{Sessions: []*sluice.Session{s}}); err != nil {
+			fail(err, "session", s.ID)
+		}
+	}
+	for _, e := range b.Ends {
+		if err := ix.applyOne(&IndexBatch{Ends: []SessionEnd{e}}); err != nil {
+			fail(err, "session_end", e.ID)
+		}
+	}
+	for _, r := range b.Statements {
+		if err := ix.applyOne(&IndexBatch{Statements: []*sluice.StatementRecord{r}}); err != nil {
+			fail(err, "statement", r.ID)
+		}
+	}
+	if first == nil && b.Seq > 0 {
+		if err := ix.applyOne(&IndexBatch{Seq: b.Seq}); err != nil {
+			fail(err, "seq", b.Seq)
+		}
+	}
+	return first
+}
+
+// applyOne calls ApplyIndex with a deadline.
+func (ix *Indexer) applyOne(b *IndexBatch) error {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	return ix.st.ApplyIndex(ctx, b)
+}
+
+// Pending carries what NewIndexBatch needs from one batch to the next: the
+// allowed requests whose results it has not seen yet. The zero value is
+// empty and ready to use. It is not safe for concurrent use.
+type Pending struct {
+	bySession map[string]map[string]pendingRequest // session id -> request id ->
+	n         int
+}
+
+// pendingRequest is what a result's statement takes from its request's record.
+type pendingRequest struct {
+	req  *sluice.Request
+	seq  uint64 // the request record's journal position
+	rule string
+}
+
+// Len returns the number of requests waiting for their results.
+func (p *Pending) Len() int { return p.n }
+
+// NewIndexBatch turns events, in journal order, into one index update. It
+// does no I/O, so that the gateway's Indexer and a rebuild of the index from
+// a journal scan (`sluice audit reindex`) index events the same way:
+//
+//   - a session start becomes a session, StartSeq its Seq;
+//   - a session end becomes an end;
+//   - a request with a decision other than allow becomes a statement with
+//     status denied, the decision's message as its error, RequestSeq its Seq
+//     and ResultSeq 0;
+//   - an allowed request becomes nothing yet: pending remembers it, and its
+//     result becomes a statement with RequestSeq the request's Seq,
+//     ResultSeq the result's Seq, and the rule that allowed it;
+//   - other events (auth failures, decisions, reviews) index nothing.
+//
+// Statements name the requester (Subject, Groups, Connection) as the request
+// does. The batch's Seq is the largest Seq among events, whether or not they
+// produced a row. pending carries allowed requests across calls; pass the
+// same one to consecutive calls. A session's end drops its requests still
+// pending. A result whose request was not seen (a rebuild that starts after
+// it, or a nil pending) gets RequestSeq 0 and no rule.
+func NewIndexBatch(events []*sluice.Event, pending *Pending) *IndexBatch {
+	b := &IndexBatch{}
+	for _, ev := range events {
+		if ev == nil {
+			continue
+		}
+		b.Seq = max(b.Seq, ev.Seq)
 		switch ev.Type {
 		case sluice.EventSessionStart:
-			flush()
+			if ev.Session == "" {
+				continue
+			}
 			s := &sluice.Session{ID: ev.Session, Connection: ev.Connection, Protocol: ev.Protocol,
-				ClientAddr: ev.ClientAddr, StartedAt: ev.Time}
+				ClientAddr: ev.ClientAddr, StartedAt: ev.Time, StartSeq: ev.Seq}
 			if ev.Identity != nil {
 				s.Identity = *ev.Identity
 			}
-			if err := ix.st.CreateSession(ctx, s); err != nil {
-				ix.log.Error("index session start", "session", ev.Session, "err", err)
-			}
+			b.Sessions = append(b.Sessions, s)
 		case sluice.EventSessionEnd:
-			flush()
-			if err := ix.st.EndSession(ctx, ev.Session, ev.Time, ev.Reason); err != nil {
-				ix.log.Error("index session end", "session", ev.Session, "err", err)
+			if ev.Session == "" {
+				continue
 			}
+			b.Ends = append(b.Ends, SessionEnd{ID: ev.Session, At: ev.Time, Reason: ev.Reason})
+			pending.dropSession(ev.Session)
 		case sluice.EventRequest:
-			if ev.Decision == nil || ev.Request == nil {
+			if ev.Request == nil || ev.Decision == nil {
 				continue
 			}
 			if ev.Decision.Action == sluice.Allow {
-				ix.decisions[ev.Request.ID] = ev.Decision
+				pending.add(sessionOf(ev), pendingRequest{req: ev.Request, seq: ev.Seq, rule: ruleName(ev.Decision)})
 				continue
 			}
-			stmts = append(stmts, statement(ev.Request, ev.Decision, &sluice.Result{Status: sluice.StatusDenied, Error: ev.Decision.Message}))
+			r := statement(ev.Request, &sluice.Result{Status: sluice.StatusDenied, Error: ev.Decision.Message})
+			r.Decision, r.Rule, r.RequestSeq = ev.Decision.Action, ruleName(ev.Decision), ev.Seq
+			b.Statements = append(b.Statements, r)
 		case sluice.EventResult:
 			if ev.Request == nil || ev.Result == nil {
 				continue
 			}
-			d := ix.decisions[ev.Request.ID]
-			delete(ix.decisions, ev.Request.ID)
-			if d == nil {
-				d = &sluice.Decision{Action: sluice.Allow}
+			req := ev.Request
+			p, ok := pending.take(sessionOf(ev), req.ID)
+			if ok {
+				req = p.req // the request's own record, in case the result's is slimmer
 			}
-			stmts = append(stmts, statement(ev.Request, d, ev.Result))
+			r := statement(req, ev.Result)
+			r.Decision, r.Rule, r.RequestSeq, r.ResultSeq = sluice.Allow, p.rule, p.seq, ev.Seq
+			b.Statements = append(b.Statements, r)
 		}
 	}
-	flush()
+	return b
 }
 
-func statement(req *sluice.Request, d *sluice.Decision, res *sluice.Result) *sluice.StatementRecord {
+// sessionOf returns the session of a request or result event.
+func sessionOf(ev *sluice.Event) string {
+	if ev.Request.SessionID != "" {
+		return ev.Request.SessionID
+	}
+	return ev.Session
+}
+
+func (p *Pending) add(session string, r pendingRequest) {
+	if p == nil {
+		return
+	}
+	if p.bySession == nil {
+		p.bySession = make(map[string]map[string]pendingRequest)
+	}
+	reqs := p.bySession[session]
+	if reqs == nil {
+		reqs = make(map[string]pendingRequest)
+		p.bySession[session] = reqs
+	}
+	if _, ok := reqs[r.req.ID]; !ok {
+		p.n++
+	}
+	reqs[r.req.ID] = r
+}
+
+func (p *Pending) take(session, id string) (pendingRequest, bool) {
+	if p == nil {
+		return pendingRequest{}, false
+	}
+	reqs := p.bySession[session]
+	r, ok := reqs[id]
+	if !ok {
+		return pendingRequest{}, false
+	}
+	p.n--
+	delete(reqs, id)
+	if len(reqs) == 0 {
+		delete(p.bySession, session)
+	}
+	return r, true
+}
+
+// dropSession forgets the pending requests of a session that ended.
+func (p *Pending) dropSession(session string) {
+	if p == nil {
+		return
+	}
+	p.n -= len(p.bySession[session])
+	delete(p.bySession, session)
+}
+
+// statement returns the statement record of req with the outcome res.
+func statement(req *sluice.Request, res *sluice.Result) *sluice.StatementRecord {
 	return &sluice.StatementRecord{
 		ID: req.ID, SessionID: req.SessionID, Seq: req.Seq, Text: req.Text, Params: req.Params,
-		Class: req.Class, Decision: d.Action, Rule: ruleName(d), StartedAt: req.Time,
-		Duration: res.Duration, Rows: res.Rows, Tag: res.Tag, Status: res.Status, Error: res.Error,
+		Class: req.Class, StartedAt: req.Time, Duration: res.Duration, Rows: res.Rows, Tag: res.Tag,
+		Status: res.Status, Error: res.Error, Subject: req.Subject, Groups: req.Groups,
+		Connection: req.Connection,
 	}
 }
 

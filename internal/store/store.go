@@ -1,7 +1,10 @@
-// Package store defines the gateway's state store: sessions, statements and
-// service tokens. Backends live in subpackages (sqlite, the embedded default,
-// and postgres, for several replicas sharing state); storetest holds the
-// conformance suite every backend must pass.
+// Package store defines the gateway's state store: service tokens, and an
+// index of the audit journal (sessions and statements, and the journal
+// position the index has reached) that `sluice audit search` queries and
+// `sluice audit reindex` rebuilds from the journal. Backends live in
+// subpackages (sqlite, the embedded default, and postgres, for several
+// replicas sharing state); storetest holds the conformance suite every
+// backend must pass. The Indexer keeps the index up to date.
 package store
 
 import (
@@ -35,9 +38,33 @@ type Store interface {
 	// with an error that wraps ErrNotFound.
 	AddStatements(ctx context.Context, stmts []*sluice.StatementRecord) error
 	// ListStatements returns a session's statements ordered by Seq, those
-	// with equal Seq in the order they were added. It returns ErrNotFound
-	// for an unknown session.
+	// with equal Seq in the order they were added. The statements of a
+	// session whose start is not indexed (journal retention removed it) are
+	// still returned; ErrNotFound means neither the session nor any of its
+	// statements is known.
 	ListStatements(ctx context.Context, sessionID string) ([]*sluice.StatementRecord, error)
+
+	// ApplyIndex applies one index update in one transaction: all of it or,
+	// on error, none. Sessions are inserted first, then ends applied, then
+	// statements inserted, so a batch may start, use and end a session.
+	// Sessions and statements whose id is already stored are left as they
+	// are, so that a batch re-applied after a crash changes nothing. An end
+	// keeps the session's first end, and an end of an unknown session is
+	// ignored. Statements need no indexed session. b.Seq becomes the indexed
+	// position only if it is larger than the stored one. A nil or empty
+	// batch is a no-op.
+	ApplyIndex(ctx context.Context, b *IndexBatch) error
+	// IndexedSeq returns the journal position the index has reached: the
+	// largest Seq applied since the last ResetIndex, 0 when there is none.
+	IndexedSeq(ctx context.Context) (uint64, error)
+	// ResetIndex deletes every session and statement and sets the indexed
+	// position to 0, in one transaction, so that the index can be rebuilt
+	// from the journal. Service tokens are kept.
+	ResetIndex(ctx context.Context) error
+	// SearchStatements returns the statements matching f, newest first:
+	// by StartedAt descending (statements without a start time last), then
+	// RequestSeq descending, then the most recently stored first.
+	SearchStatements(ctx context.Context, f StatementFilter) ([]*sluice.StatementRecord, error)
 
 	// CreateToken records a newly issued service token. The ID must be unique.
 	CreateToken(ctx context.Context, t *sluice.ServiceToken) error
@@ -53,12 +80,75 @@ type Store interface {
 	Close() error
 }
 
-// SessionFilter selects sessions. Zero fields match everything.
+// SessionFilter selects sessions. Zero fields match everything; set fields
+// must all match.
 type SessionFilter struct {
 	Subject    string
+	Group      string // one of the identity's groups, exactly
 	Connection string
 	Since      time.Time // started at or after
 	Until      time.Time // started before
 	OpenOnly   bool      // only sessions that have not ended
-	Limit      int       // 0 means 100; negative is an error
+	// HasDenied keeps only sessions with at least one indexed statement
+	// whose decision is deny or review.
+	HasDenied bool
+	Limit     int // 0 means 100; negative is an error
+}
+
+// StatementFilter selects statements for SearchStatements. Zero fields match
+// everything; set fields must all match.
+type StatementFilter struct {
+	// Subject, Connection and Session match exactly; Group matches when it
+	// is exactly one of the statement's groups.
+	Subject, Group, Connection, Session string
+	// Since and Until bound StartedAt to [Since, Until). A statement without
+	// a start time matches only when both are zero.
+	Since, Until time.Time
+	// Text is a substring of the statement's text, matched without regard
+	// to case (ASCII letters on every backend). Characters such as % and _
+	// have no special meaning.
+	Text string
+	// Class keeps statements having any of these class bits.
+	Class sluice.Class
+	// Decision matches exactly.
+	Decision sluice.Action
+	// Error is "" for any statement, "*" for statements with an error, or
+	// else a substring of the error, matched like Text.
+	Error string
+	// ReviewID matches exactly.
+	ReviewID string
+	// Limit is the most statements returned: 0 means 100; negative is an error.
+	Limit int
+}
+
+// ErrorAny is the StatementFilter.Error value that keeps only statements
+// with an error.
+const ErrorAny = "*"
+
+// DefaultLimit is the number of sessions or statements a list or search
+// returns when its filter's Limit is 0.
+const DefaultLimit = 100
+
+// IndexBatch is one atomic update of the index the state store keeps of the
+// audit journal: sessions started, sessions ended and statements, and the
+// journal position that the update brings the index to. See Build.
+type IndexBatch struct {
+	Sessions   []*sluice.Session
+	Ends       []SessionEnd
+	Statements []*sluice.StatementRecord
+	// Seq is the largest journal sequence number the batch covers; 0 leaves
+	// the indexed position as it is.
+	Seq uint64
+}
+
+// Empty reports whether b changes nothing.
+func (b *IndexBatch) Empty() bool {
+	return b == nil || len(b.Sessions) == 0 && len(b.Ends) == 0 && len(b.Statements) == 0 && b.Seq == 0
+}
+
+// SessionEnd is the end of one session.
+type SessionEnd struct {
+	ID     string
+	At     time.Time
+	Reason string
 }

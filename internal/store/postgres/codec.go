@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -27,11 +29,16 @@ func decodeTime(t *time.Time) time.Time {
 	return t.UTC()
 }
 
-// SQLSTATE codes the store tells apart.
-const (
-	uniqueViolation     = "23505"
-	foreignKeyViolation = "23503"
-)
+// encodeSeq returns a journal sequence number as a bigint.
+func encodeSeq(n uint64) (int64, error) {
+	if n > math.MaxInt64 {
+		return 0, fmt.Errorf("sequence number %d is too large to store", n)
+	}
+	return int64(n), nil
+}
+
+// uniqueViolation is the SQLSTATE of a primary key or unique violation.
+const uniqueViolation = "23505"
 
 // errorCode returns the SQLSTATE of err, or "".
 func errorCode(err error) string {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -37,6 +38,17 @@ func (d *DB) migrate(ctx context.Context) error {
 		}); err != nil {
 			return fmt.Errorf("apply migration %s: %w", m, err)
 		}
+	}
+	// Before the first release, 0001_init was rewritten rather than
+	// followed by a migration; a database made by an earlier build lacks
+	// the index of the journal.
+	var ok bool
+	if err := d.pool.QueryRow(ctx, `SELECT to_regclass('index_state') IS NOT NULL`).Scan(&ok); err != nil {
+		return fmt.Errorf("check schema: %w", err)
+	}
+	if !ok {
+		return errors.New("the state store was made by a pre-release sluice with an older schema: " +
+			"give sluice a new database (service tokens must then be issued anew; `sluice audit reindex` rebuilds the audit index)")
 	}
 	return nil
 }

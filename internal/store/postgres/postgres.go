@@ -1,9 +1,9 @@
 // Package postgres implements store.Store on PostgreSQL, for several gateway
 // replicas that share state. It uses a pgx connection pool.
 //
-// The store keeps its tables (sessions, statements, service_tokens and
-// schema_migrations) in the first schema of the connection's search_path,
-// normally public; give it a database of its own.
+// The store keeps its tables (sessions, statements, index_state,
+// service_tokens and schema_migrations) in the first schema of the
+// connection's search_path, normally public; give it a database of its own.
 //
 // PostgreSQL text cannot hold NUL bytes or, in a UTF8 database, invalid
 // UTF-8, both of which a client can send. Rather than fail to record such a

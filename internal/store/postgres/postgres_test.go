@@ -54,6 +54,10 @@ func BenchmarkAddStatements(b *testing.B) {
 	storetest.BenchAddStatements(b, openTemp(b))
 }
 
+func BenchmarkApplyIndex(b *testing.B) {
+	storetest.BenchApplyIndex(b, openTemp(b))
+}
+
 func TestOpenNeverReturnsThePassword(t *testing.T) {
 	ctx := context.Background()
 	pg := testkit.Shared(t)
@@ -232,6 +236,32 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 		t.Fatal("Open of a database from a newer sluice succeeded, want an error")
 	} else if !strings.Contains(err.Error(), "schema version 999 is newer") {
 		t.Fatalf("Open error = %v, want one about the newer schema", err)
+	}
+}
+
+func TestPreReleaseSchemaIsRefused(t *testing.T) {
+	// A database whose 0001_init predates the index of the journal.
+	ctx := context.Background()
+	dsn := newDatabase(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		createMigrationsTable,
+		`INSERT INTO schema_migrations (version, name) VALUES (1, 'init')`,
+		`CREATE TABLE sessions (id text NOT NULL PRIMARY KEY)`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close(ctx)
+	if d, err := Open(ctx, dsn); err == nil {
+		d.Close()
+		t.Fatal("Open of a pre-release state store succeeded, want an error")
+	} else if !strings.Contains(err.Error(), "pre-release sluice with an older schema") {
+		t.Fatalf("Open error = %v, want one about the pre-release schema", err)
 	}
 }
 

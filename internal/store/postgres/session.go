@@ -15,18 +15,38 @@ import (
 )
 
 const sessionColumns = `id, subject, identity_name, group_names, client, auth_method, issuer,
-    token_id, identity_expires_at, connection, protocol, client_addr, started_at, ended_at, end_reason`
+    token_id, identity_expires_at, connection, protocol, client_addr, started_at, ended_at, end_reason,
+    start_seq`
+
+const insertSession = `INSERT INTO sessions (` + sessionColumns + `)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
+
+// sessionArgs returns the values of s for sessionColumns, cleaned of what
+// PostgreSQL cannot store.
+func sessionArgs(s *sluice.Session) ([]any, error) {
+	if s == nil {
+		return nil, errors.New("nil session")
+	}
+	if s.StartedAt.IsZero() {
+		return nil, fmt.Errorf("session %q: StartedAt is zero", s.ID)
+	}
+	startSeq, err := encodeSeq(s.StartSeq)
+	if err != nil {
+		return nil, fmt.Errorf("session %q: start seq: %w", s.ID, err)
+	}
+	return cleanArgs([]any{s.ID, s.Identity.Subject, s.Identity.Name, s.Identity.Groups, s.Identity.Client,
+		string(s.Identity.Method), s.Identity.Issuer, s.Identity.TokenID, encodeTime(s.Identity.ExpiresAt),
+		s.Connection, string(s.Protocol), s.ClientAddr, s.StartedAt, encodeTime(s.EndedAt), s.EndReason,
+		startSeq}), nil
+}
 
 // CreateSession records a new session. It fails if the id is taken.
 func (d *DB) CreateSession(ctx context.Context, s *sluice.Session) error {
-	if s.StartedAt.IsZero() {
-		return fmt.Errorf("create session %q: StartedAt is zero", s.ID)
+	args, err := sessionArgs(s)
+	if err != nil {
+		return fmt.Errorf("create session: %w", err)
 	}
-	_, err := d.exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		s.ID, s.Identity.Subject, s.Identity.Name, s.Identity.Groups, s.Identity.Client,
-		string(s.Identity.Method), s.Identity.Issuer, s.Identity.TokenID, encodeTime(s.Identity.ExpiresAt),
-		s.Connection, string(s.Protocol), s.ClientAddr, s.StartedAt, encodeTime(s.EndedAt), s.EndReason)
+	_, err = d.pool.Exec(ctx, insertSession, args...)
 	if errorCode(err) == uniqueViolation {
 		return fmt.Errorf("create session %q: the id is already in use: %w", s.ID, err)
 	}
@@ -85,6 +105,9 @@ func (d *DB) ListSessions(ctx context.Context, f store.SessionFilter) ([]*sluice
 	if f.Subject != "" {
 		add("subject = ?", f.Subject)
 	}
+	if f.Group != "" {
+		add("group_names @> ARRAY[?::text]", f.Group)
+	}
 	if f.Connection != "" {
 		add("connection = ?", f.Connection)
 	}
@@ -97,13 +120,18 @@ func (d *DB) ListSessions(ctx context.Context, f store.SessionFilter) ([]*sluice
 	if f.OpenOnly {
 		where = append(where, "ended_at IS NULL")
 	}
+	if f.HasDenied {
+		add(`EXISTS (SELECT 1 FROM statements
+            WHERE statements.session_id = sessions.id AND statements.decision = ANY (?::text[]))`,
+			[]string{string(sluice.Deny), string(sluice.Review)})
+	}
 	q := `SELECT ` + sessionColumns + ` FROM sessions`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	limit := f.Limit
 	if limit == 0 {
-		limit = 100
+		limit = store.DefaultLimit
 	}
 	args = append(args, limit)
 	q += ` ORDER BY started_at DESC, id DESC LIMIT $` + strconv.Itoa(len(args))
@@ -122,13 +150,15 @@ func scanSession(row pgx.CollectableRow) (*sluice.Session, error) {
 		s                       sluice.Session
 		expires, started, ended *time.Time
 		method, protocol        string
+		startSeq                int64
 	)
 	err := row.Scan(&s.ID, &s.Identity.Subject, &s.Identity.Name, &s.Identity.Groups, &s.Identity.Client,
 		&method, &s.Identity.Issuer, &s.Identity.TokenID, &expires, &s.Connection,
-		&protocol, &s.ClientAddr, &started, &ended, &s.EndReason)
+		&protocol, &s.ClientAddr, &started, &ended, &s.EndReason, &startSeq)
 	if err != nil {
 		return nil, err
 	}
+	s.StartSeq = uint64(startSeq)
 	s.Identity.Method, s.Protocol = sluice.AuthMethod(method), sluice.Protocol(protocol)
 	s.Identity.ExpiresAt = decodeTime(expires)
 	s.StartedAt = decodeTime(started)

@@ -92,7 +92,10 @@ func isDuplicate(err error) bool {
 	return false
 }
 
-// isForeignKey reports whether err is a foreign key violation.
-func isForeignKey(err error) bool {
-	return errorCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+// encodeSeq returns a journal sequence number as SQLite's signed integer.
+func encodeSeq(n uint64) (int64, error) {
+	if n > math.MaxInt64 {
+		return 0, fmt.Errorf("sequence number %d is too large to store", n)
+	}
+	return int64(n), nil
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"time"
 
@@ -45,8 +46,22 @@ func (d *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("apply migration %s: %w", m, err)
 		}
 	}
+	// Before the first release, 0001_init was rewritten rather than
+	// followed by a migration; a file made by an earlier build lacks the
+	// index of the journal.
+	var n int
+	if err := d.write.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'index_state'`).Scan(&n); err != nil {
+		return fmt.Errorf("check schema: %w", err)
+	}
+	if n == 0 {
+		return errors.New(preReleaseSchema)
+	}
 	return nil
 }
+
+// preReleaseSchema explains a state store made by a pre-release build.
+const preReleaseSchema = "the state store was made by a pre-release sluice with an older schema: " +
+	"move it aside and start again (service tokens must then be issued anew; `sluice audit reindex` rebuilds the audit index)"
 
 // apply runs one migration and records it, unless another process got there first.
 func (d *DB) apply(ctx context.Context, m migrate.Migration) error {

@@ -13,28 +13,46 @@ import (
 )
 
 const sessionColumns = `id, subject, identity_name, group_names, client, auth_method, issuer,
-    token_id, identity_expires_at, connection, protocol, client_addr, started_at, ended_at, end_reason`
+    token_id, identity_expires_at, connection, protocol, client_addr, started_at, ended_at, end_reason,
+    start_seq`
 
-// CreateSession records a new session. It fails if the id is taken.
-func (d *DB) CreateSession(ctx context.Context, s *sluice.Session) error {
+const insertSession = `INSERT INTO sessions (` + sessionColumns + `)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// sessionArgs returns the values of s for sessionColumns.
+func sessionArgs(s *sluice.Session) ([]any, error) {
+	if s == nil {
+		return nil, errors.New("nil session")
+	}
 	if s.StartedAt.IsZero() {
-		return fmt.Errorf("create session %q: StartedAt is zero", s.ID)
+		return nil, fmt.Errorf("session %q: StartedAt is zero", s.ID)
 	}
 	groups, err := encodeList(s.Identity.Groups)
 	if err != nil {
-		return fmt.Errorf("create session %q: groups: %w", s.ID, err)
+		return nil, fmt.Errorf("session %q: groups: %w", s.ID, err)
 	}
 	var times [3]any
 	for i, t := range []time.Time{s.Identity.ExpiresAt, s.StartedAt, s.EndedAt} {
 		if times[i], err = encodeTime(t); err != nil {
-			return fmt.Errorf("create session %q: %w", s.ID, err)
+			return nil, fmt.Errorf("session %q: %w", s.ID, err)
 		}
 	}
-	_, err = d.write.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.ID, s.Identity.Subject, s.Identity.Name, groups, s.Identity.Client, string(s.Identity.Method),
+	startSeq, err := encodeSeq(s.StartSeq)
+	if err != nil {
+		return nil, fmt.Errorf("session %q: start seq: %w", s.ID, err)
+	}
+	return []any{s.ID, s.Identity.Subject, s.Identity.Name, groups, s.Identity.Client, string(s.Identity.Method),
 		s.Identity.Issuer, s.Identity.TokenID, times[0], s.Connection, string(s.Protocol), s.ClientAddr,
-		times[1], times[2], s.EndReason)
+		times[1], times[2], s.EndReason, startSeq}, nil
+}
+
+// CreateSession records a new session. It fails if the id is taken.
+func (d *DB) CreateSession(ctx context.Context, s *sluice.Session) error {
+	args, err := sessionArgs(s)
+	if err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	_, err = d.write.ExecContext(ctx, insertSession, args...)
 	if isDuplicate(err) {
 		return fmt.Errorf("create session %q: the id is already in use: %w", s.ID, err)
 	}
@@ -95,6 +113,9 @@ func (d *DB) ListSessions(ctx context.Context, f store.SessionFilter) ([]*sluice
 	if f.Subject != "" {
 		where, args = append(where, "subject = ?"), append(args, f.Subject)
 	}
+	if f.Group != "" {
+		where, args = append(where, hasGroup("sessions")), append(args, f.Group)
+	}
 	if f.Connection != "" {
 		where, args = append(where, "connection = ?"), append(args, f.Connection)
 	}
@@ -107,13 +128,18 @@ func (d *DB) ListSessions(ctx context.Context, f store.SessionFilter) ([]*sluice
 	if f.OpenOnly {
 		where = append(where, "ended_at IS NULL")
 	}
+	if f.HasDenied {
+		where = append(where, `EXISTS (SELECT 1 FROM statements
+            WHERE statements.session_id = sessions.id AND statements.decision IN (?, ?))`)
+		args = append(args, string(sluice.Deny), string(sluice.Review))
+	}
 	q := `SELECT ` + sessionColumns + ` FROM sessions`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	limit := f.Limit
 	if limit == 0 {
-		limit = 100
+		limit = store.DefaultLimit
 	}
 	q += ` ORDER BY started_at DESC, id DESC LIMIT ?`
 	args = append(args, limit)
@@ -137,6 +163,12 @@ func (d *DB) ListSessions(ctx context.Context, f store.SessionFilter) ([]*sluice
 	return out, nil
 }
 
+// hasGroup returns a condition that holds when the JSON list in the
+// group_names column of table contains the next argument.
+func hasGroup(table string) string {
+	return `EXISTS (SELECT 1 FROM json_each(` + table + `.group_names) WHERE json_each.value = ?)`
+}
+
 // scanner is the Scan method shared by *sql.Row and *sql.Rows.
 type scanner interface {
 	Scan(dest ...any) error
@@ -148,13 +180,15 @@ func scanSession(row scanner) (*sluice.Session, error) {
 		s                       sluice.Session
 		groups                  sql.NullString
 		expires, started, ended sql.NullInt64
+		startSeq                int64
 	)
 	err := row.Scan(&s.ID, &s.Identity.Subject, &s.Identity.Name, &groups, &s.Identity.Client,
 		&s.Identity.Method, &s.Identity.Issuer, &s.Identity.TokenID, &expires, &s.Connection,
-		&s.Protocol, &s.ClientAddr, &started, &ended, &s.EndReason)
+		&s.Protocol, &s.ClientAddr, &started, &ended, &s.EndReason, &startSeq)
 	if err != nil {
 		return nil, err
 	}
+	s.StartSeq = uint64(startSeq)
 	if s.Identity.Groups, err = decodeList[string](groups); err != nil {
 		return nil, fmt.Errorf("session %q groups: %w", s.ID, err)
 	}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,10 @@ func TestConformance(t *testing.T) {
 
 func BenchmarkAddStatements(b *testing.B) {
 	storetest.BenchAddStatements(b, openTemp(b))
+}
+
+func BenchmarkApplyIndex(b *testing.B) {
+	storetest.BenchApplyIndex(b, openTemp(b))
 }
 
 // migrationRows returns the rows of schema_migrations as "version name applied_at".
@@ -118,6 +123,32 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 		t.Fatal("Open of a database from a newer sluice succeeded, want an error")
 	} else if !strings.Contains(err.Error(), "schema version 999 is newer") {
 		t.Fatalf("Open error = %v, want one about the newer schema", err)
+	}
+}
+
+func TestPreReleaseSchemaIsRefused(t *testing.T) {
+	// A file whose 0001_init predates the index of the journal.
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	old, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		createMigrationsTable,
+		`INSERT INTO schema_migrations VALUES (1, 'init', 0)`,
+		`CREATE TABLE sessions (id TEXT NOT NULL PRIMARY KEY)`,
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+	if d, err := Open(ctx, path); err == nil {
+		d.Close()
+		t.Fatal("Open of a pre-release state store succeeded, want an error")
+	} else if !strings.Contains(err.Error(), "pre-release sluice with an older schema") {
+		t.Fatalf("Open error = %v, want one about the pre-release schema", err)
 	}
 }
 

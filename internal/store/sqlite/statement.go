@@ -11,9 +11,42 @@ import (
 	"github.com/sluicehq/sluice/internal/store"
 )
 
-const insertStatement = `INSERT INTO statements (id, session_id, seq, text, params, class, decision,
-    rule, started_at, duration_ns, row_count, tag, status, error)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const statementColumns = `id, session_id, seq, text, params, class, decision, rule, started_at,
+    duration_ns, row_count, tag, status, error, subject, group_names, connection, request_seq,
+    result_seq, review_id`
+
+const insertStatement = `INSERT INTO statements (` + statementColumns + `)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// statementArgs returns the values of r for statementColumns.
+func statementArgs(r *sluice.StatementRecord) ([]any, error) {
+	if r == nil {
+		return nil, errors.New("nil statement")
+	}
+	params, err := encodeList(r.Params)
+	if err != nil {
+		return nil, fmt.Errorf("statement %q: params: %w", r.ID, err)
+	}
+	groups, err := encodeList(r.Groups)
+	if err != nil {
+		return nil, fmt.Errorf("statement %q: groups: %w", r.ID, err)
+	}
+	started, err := encodeTime(r.StartedAt)
+	if err != nil {
+		return nil, fmt.Errorf("statement %q: %w", r.ID, err)
+	}
+	reqSeq, err := encodeSeq(r.RequestSeq)
+	if err != nil {
+		return nil, fmt.Errorf("statement %q: request seq: %w", r.ID, err)
+	}
+	resSeq, err := encodeSeq(r.ResultSeq)
+	if err != nil {
+		return nil, fmt.Errorf("statement %q: result seq: %w", r.ID, err)
+	}
+	return []any{r.ID, r.SessionID, r.Seq, r.Text, params, int64(r.Class), string(r.Decision), r.Rule, started,
+		int64(r.Duration), r.Rows, r.Tag, r.Status, r.Error, r.Subject, groups, r.Connection, reqSeq,
+		resSeq, r.ReviewID}, nil
+}
 
 // AddStatements records a batch of statements in one transaction: all of
 // them or, on error, none. A statement whose session is unknown fails the
@@ -32,9 +65,33 @@ func (d *DB) AddStatements(ctx context.Context, stmts []*sluice.StatementRecord)
 		return fmt.Errorf("add statements: %w", err)
 	}
 	defer ins.Close()
+	known := make(map[string]bool)
 	for _, r := range stmts {
-		if err := insertOne(ctx, ins, r); err != nil {
-			return err
+		if r == nil {
+			return errors.New("add statements: nil record")
+		}
+		if !known[r.SessionID] {
+			// No foreign key does this (the index keeps statements whose
+			// session it lost), so check under the transaction's lock.
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE id = ?`, r.SessionID).Scan(&n); err != nil {
+				return fmt.Errorf("add statement %q: %w", r.ID, err)
+			}
+			if n == 0 {
+				return fmt.Errorf("add statement %q: session %q: %w", r.ID, r.SessionID, store.ErrNotFound)
+			}
+			known[r.SessionID] = true
+		}
+		args, err := statementArgs(r)
+		if err != nil {
+			return fmt.Errorf("add statements: %w", err)
+		}
+		_, err = ins.ExecContext(ctx, args...)
+		switch {
+		case isDuplicate(err):
+			return fmt.Errorf("add statement %q: the id is already in use: %w", r.ID, err)
+		case err != nil:
+			return fmt.Errorf("add statement %q: %w", r.ID, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -43,65 +100,14 @@ func (d *DB) AddStatements(ctx context.Context, stmts []*sluice.StatementRecord)
 	return nil
 }
 
-// insertOne inserts r with the prepared insertStatement.
-func insertOne(ctx context.Context, ins *sql.Stmt, r *sluice.StatementRecord) error {
-	if r == nil {
-		return errors.New("add statements: nil record")
-	}
-	params, err := encodeList(r.Params)
-	if err != nil {
-		return fmt.Errorf("add statement %q: params: %w", r.ID, err)
-	}
-	started, err := encodeTime(r.StartedAt)
-	if err != nil {
-		return fmt.Errorf("add statement %q: %w", r.ID, err)
-	}
-	_, err = ins.ExecContext(ctx, r.ID, r.SessionID, r.Seq, r.Text, params, int64(r.Class), string(r.Decision),
-		r.Rule, started, int64(r.Duration), r.Rows, r.Tag, r.Status, r.Error)
-	switch {
-	case isForeignKey(err):
-		return fmt.Errorf("add statement %q: session %q: %w", r.ID, r.SessionID, store.ErrNotFound)
-	case isDuplicate(err):
-		return fmt.Errorf("add statement %q: the id is already in use: %w", r.ID, err)
-	case err != nil:
-		return fmt.Errorf("add statement %q: %w", r.ID, err)
-	}
-	return nil
-}
-
 // ListStatements returns the statements of a session ordered by seq, and
 // statements with the same seq in the order they were added. It returns
-// store.ErrNotFound for an unknown session.
+// store.ErrNotFound if neither the session nor any of its statements is
+// stored.
 func (d *DB) ListStatements(ctx context.Context, sessionID string) ([]*sluice.StatementRecord, error) {
-	rows, err := d.read.QueryContext(ctx, `SELECT id, session_id, seq, text, params, class, decision,
-        rule, started_at, duration_ns, row_count, tag, status, error
+	out, err := d.queryStatements(ctx, `SELECT `+statementColumns+`
         FROM statements WHERE session_id = ? ORDER BY seq, rowid`, sessionID)
 	if err != nil {
-		return nil, fmt.Errorf("list statements of %q: %w", sessionID, err)
-	}
-	defer rows.Close()
-	var out []*sluice.StatementRecord
-	for rows.Next() {
-		var (
-			r        sluice.StatementRecord
-			params   sql.NullString
-			class    int64
-			started  sql.NullInt64
-			duration int64
-		)
-		if err := rows.Scan(&r.ID, &r.SessionID, &r.Seq, &r.Text, &params, &class, &r.Decision,
-			&r.Rule, &started, &duration, &r.Rows, &r.Tag, &r.Status, &r.Error); err != nil {
-			return nil, fmt.Errorf("list statements of %q: %w", sessionID, err)
-		}
-		if r.Params, err = decodeList[*string](params); err != nil {
-			return nil, fmt.Errorf("list statements of %q: statement %q params: %w", sessionID, r.ID, err)
-		}
-		r.Class = sluice.Class(class)
-		r.StartedAt = decodeTime(started)
-		r.Duration = time.Duration(duration)
-		out = append(out, &r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list statements of %q: %w", sessionID, err)
 	}
 	if len(out) == 0 {
@@ -110,6 +116,55 @@ func (d *DB) ListStatements(ctx context.Context, sessionID string) ([]*sluice.St
 		}
 	}
 	return out, nil
+}
+
+// queryStatements runs a query of statementColumns and reads every row.
+func (d *DB) queryStatements(ctx context.Context, q string, args ...any) ([]*sluice.StatementRecord, error) {
+	rows, err := d.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*sluice.StatementRecord
+	for rows.Next() {
+		r, err := scanStatement(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// scanStatement reads one row of statementColumns.
+func scanStatement(row scanner) (*sluice.StatementRecord, error) {
+	var (
+		r                     sluice.StatementRecord
+		params, groups        sql.NullString
+		class, duration       int64
+		started               sql.NullInt64
+		requestSeq, resultSeq int64
+	)
+	if err := row.Scan(&r.ID, &r.SessionID, &r.Seq, &r.Text, &params, &class, &r.Decision, &r.Rule,
+		&started, &duration, &r.Rows, &r.Tag, &r.Status, &r.Error, &r.Subject, &groups, &r.Connection,
+		&requestSeq, &resultSeq, &r.ReviewID); err != nil {
+		return nil, err
+	}
+	var err error
+	if r.Params, err = decodeList[*string](params); err != nil {
+		return nil, fmt.Errorf("statement %q params: %w", r.ID, err)
+	}
+	if r.Groups, err = decodeList[string](groups); err != nil {
+		return nil, fmt.Errorf("statement %q groups: %w", r.ID, err)
+	}
+	r.Class = sluice.Class(class)
+	r.StartedAt = decodeTime(started)
+	r.Duration = time.Duration(duration)
+	r.RequestSeq, r.ResultSeq = uint64(requestSeq), uint64(resultSeq)
+	return &r, nil
 }
 
 // sessionExists returns nil if the session exists and store.ErrNotFound if not.

@@ -48,3 +48,45 @@ func benchBatches(b *testing.B, st store.Store, size int) {
 	}
 	b.ReportMetric(float64(seq)/b.Elapsed().Seconds(), "stmts/s")
 }
+
+// IndexBatchSizes are the numbers of statements per ApplyIndex call that
+// BenchApplyIndex measures: a lone statement and what a busy gateway's
+// indexer writes per linger, up to a full batch of the Indexer.
+var IndexBatchSizes = []int{1, 64, 1024}
+
+// BenchApplyIndex measures ApplyIndex with batches of each of
+// IndexBatchSizes, each batch also starting and ending one session. It
+// reports the time per batch and the statements indexed per second.
+func BenchApplyIndex(b *testing.B, st store.Store) {
+	for _, size := range IndexBatchSizes {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) { benchIndex(b, st, size) })
+	}
+}
+
+func benchIndex(b *testing.B, st store.Store, size int) {
+	ctx := context.Background()
+	prefix := fmt.Sprintf("bench-%d-%d", size, time.Now().UnixNano())
+	var n, seq uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		n++
+		session := fmt.Sprintf("%s-%d", prefix, n)
+		batch := &store.IndexBatch{
+			Sessions: []*sluice.Session{fullSession(session, time.Now())},
+			Ends:     []store.SessionEnd{{ID: session, At: time.Now(), Reason: sluice.EndClient}},
+		}
+		for i := range size {
+			seq++
+			r := statement(fmt.Sprintf("%s/%d", session, i), session, int64(i+1))
+			r.Params = []*string{ptr("42"), nil, ptr("2025-03-14")}
+			r.RequestSeq, r.ResultSeq = seq, seq+1
+			r.StartedAt = time.Now() // as in a gateway: the time index grows at its end
+			batch.Statements = append(batch.Statements, r)
+		}
+		batch.Seq = seq
+		if err := st.ApplyIndex(ctx, batch); err != nil {
+			b.Fatalf("ApplyIndex: %v", err)
+		}
+	}
+	b.ReportMetric(float64(seq)/b.Elapsed().Seconds(), "stmts/s")
+}

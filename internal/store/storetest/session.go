@@ -39,6 +39,7 @@ func fullSession(id string, started time.Time) *sluice.Session {
 		Protocol:   sluice.ProtoPostgres,
 		ClientAddr: "127.0.0.1:50432",
 		StartedAt:  started,
+		StartSeq:   uint64(started.Unix()%1000 + 1),
 	}
 }
 

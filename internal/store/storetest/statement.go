@@ -38,6 +38,12 @@ func statement(id, session string, seq int64) *sluice.StatementRecord {
 		Rows:      seq * 10,
 		Tag:       "SELECT 10",
 		Status:    sluice.StatusOK,
+		// The index's fields.
+		Subject:    "8f1c2a5e-alice",
+		Groups:     []string{"ai-agents", "dba"},
+		Connection: "orders",
+		RequestSeq: uint64(100 + 2*seq),
+		ResultSeq:  uint64(101 + 2*seq),
 	}
 }
 
@@ -75,6 +81,9 @@ func testStatementRoundTrip(t *testing.T, st store.Store) {
 	r2.Decision, r2.Rule, r2.Status, r2.Tag = sluice.Deny, "", sluice.StatusDenied, ""
 	r2.StartedAt = time.Time{} // zero times round-trip as zero
 	r2.Duration, r2.Rows = 0, 0
+	r2.ResultSeq, r2.Groups = 0, nil // denied: no result record; no groups
+	r2.RequestSeq = 1<<63 - 1        // the largest position a backend must hold
+	r2.ReviewID = "rv-9"
 
 	if err := st.AddStatements(ctx, []*sluice.StatementRecord{r3, r1, r2}); err != nil {
 		t.Fatalf("AddStatements: %v", err)

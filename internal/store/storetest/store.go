@@ -166,6 +166,11 @@ func testCanceledContext(t *testing.T, st store.Store) {
 		"ListStatements": errOf(st.ListStatements(ctx, "s1")),
 		"GetToken":       errOf(st.GetToken(ctx, "t1")),
 		"ListTokens":     errOf(st.ListTokens(ctx)),
+		"ApplyIndex": st.ApplyIndex(ctx, &store.IndexBatch{Sessions: []*sluice.Session{fullSession("s3", at(0))},
+			Statements: []*sluice.StatementRecord{statement("r2", "s1", 2)}, Seq: 5}),
+		"IndexedSeq":       errOf(st.IndexedSeq(ctx)),
+		"ResetIndex":       st.ResetIndex(ctx),
+		"SearchStatements": errOf(st.SearchStatements(ctx, store.StatementFilter{})),
 	}
 	for name, err := range checks {
 		if !errors.Is(err, context.Canceled) {
@@ -180,7 +185,13 @@ func testCanceledContext(t *testing.T, st store.Store) {
 		t.Errorf("session ended by a canceled call at %v", got.EndedAt)
 	}
 	if got := mustList(t, st, "s1"); len(got) != 0 {
-		t.Errorf("canceled AddStatements stored %d statements", len(got))
+		t.Errorf("canceled AddStatements or ApplyIndex stored %d statements", len(got))
+	}
+	if _, err := st.GetSession(context.Background(), "s3"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetSession(s3) = %v, want ErrNotFound: a canceled ApplyIndex stored it", err)
+	}
+	if seq := mustIndexedSeq(t, st); seq != 0 {
+		t.Errorf("IndexedSeq = %d after a canceled ApplyIndex, want 0", seq)
 	}
 	if _, err := st.GetToken(context.Background(), "t1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetToken(t1) = %v, want ErrNotFound", err)

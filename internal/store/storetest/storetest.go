@@ -30,6 +30,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Session", sessionTests},
 		{"Statement", statementTests},
 		{"Token", tokenTests},
+		{"Index", indexTests},
+		{"Search", searchTests},
 		{"Store", storeTests},
 	}
 	for _, g := range groups {
@@ -117,6 +119,7 @@ func equalSession(t *testing.T, got, want *sluice.Session) {
 
 func normStatement(r sluice.StatementRecord) sluice.StatementRecord {
 	r.Params = nilIfEmpty(r.Params)
+	r.Groups = nilIfEmpty(r.Groups)
 	r.StartedAt = norm(r.StartedAt)
 	return r
 }

@@ -1,5 +1,8 @@
--- Sessions, statements and service tokens. The zero time is stored as NULL;
--- lists are text arrays, NULL for none.
+-- Sessions, statements and service tokens, and how far the index of the
+-- audit journal has come. Sessions and statements are that index: the
+-- journal is the source of truth, and `sluice audit reindex` rebuilds them
+-- from it. The zero time is stored as NULL; lists are text arrays, NULL for
+-- none; journal sequence numbers are 0 for none.
 
 CREATE TABLE sessions (
     id                  text        NOT NULL PRIMARY KEY,
@@ -16,7 +19,8 @@ CREATE TABLE sessions (
     client_addr         text        NOT NULL,
     started_at          timestamptz NOT NULL,
     ended_at            timestamptz,
-    end_reason          text        NOT NULL
+    end_reason          text        NOT NULL,
+    start_seq           bigint      NOT NULL
 );
 
 CREATE INDEX sessions_started ON sessions (started_at, id);
@@ -25,11 +29,13 @@ CREATE INDEX sessions_connection ON sessions (connection, started_at);
 CREATE INDEX sessions_open ON sessions (started_at) WHERE ended_at IS NULL;
 
 -- n numbers statements in the order they were added, which breaks ties
--- between statements that share a seq.
+-- between statements that share a seq, and, newest first, between those
+-- that share a start time and request_seq. session_id names no foreign key:
+-- journal retention may remove a session's start and keep its statements.
 CREATE TABLE statements (
     n           bigint      GENERATED ALWAYS AS IDENTITY,
     id          text        NOT NULL PRIMARY KEY,
-    session_id  text        NOT NULL REFERENCES sessions (id),
+    session_id  text        NOT NULL,
     seq         bigint      NOT NULL,
     text        text        NOT NULL,
     params      text[],
@@ -41,10 +47,31 @@ CREATE TABLE statements (
     row_count   bigint      NOT NULL,
     tag         text        NOT NULL,
     status      text        NOT NULL,
-    error       text        NOT NULL
+    error       text        NOT NULL,
+    subject     text        NOT NULL,
+    group_names text[],
+    connection  text        NOT NULL,
+    request_seq bigint      NOT NULL,
+    result_seq  bigint      NOT NULL,
+    review_id   text        NOT NULL
 );
 
+-- Searches are newest first: started_at DESC NULLS LAST, request_seq DESC,
+-- n DESC; each index below ends in that order.
 CREATE INDEX statements_session ON statements (session_id, seq, n);
+CREATE INDEX statements_started ON statements (started_at DESC NULLS LAST, request_seq DESC, n DESC);
+CREATE INDEX statements_subject ON statements (subject, started_at DESC NULLS LAST, request_seq DESC, n DESC);
+CREATE INDEX statements_connection ON statements (connection, started_at DESC NULLS LAST, request_seq DESC, n DESC);
+CREATE INDEX statements_review ON statements (review_id) WHERE review_id <> '';
+CREATE INDEX statements_groups ON statements USING gin (group_names);
+
+-- The index's position in the journal: one row.
+CREATE TABLE index_state (
+    id  integer NOT NULL PRIMARY KEY CHECK (id = 1),
+    seq bigint  NOT NULL
+);
+
+INSERT INTO index_state (id, seq) VALUES (1, 0);
 
 CREATE TABLE service_tokens (
     id          text        NOT NULL PRIMARY KEY,

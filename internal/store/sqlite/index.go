@@ -1,0 +1,197 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/store"
+)
+
+// ApplyIndex applies b in one write transaction: sessions, then ends, then
+// statements, then the indexed position. Rows whose id is stored already are
+// left as they are, so applying a batch twice stores it once.
+func (d *DB) ApplyIndex(ctx context.Context, b *store.IndexBatch) error {
+	if b.Empty() {
+		return nil
+	}
+	// Encode everything before taking the write lock, so that a bad record
+	// fails the batch without holding up other writers.
+	sessions := make([][]any, len(b.Sessions))
+	for i, s := range b.Sessions {
+		args, err := sessionArgs(s)
+		if err != nil {
+			return fmt.Errorf("apply index: %w", err)
+		}
+		sessions[i] = args
+	}
+	ends := make([][]any, len(b.Ends))
+	for i, e := range b.Ends {
+		if e.At.IsZero() {
+			return fmt.Errorf("apply index: end of session %q: the end time is zero", e.ID)
+		}
+		at, err := encodeTime(e.At)
+		if err != nil {
+			return fmt.Errorf("apply index: end of session %q: %w", e.ID, err)
+		}
+		ends[i] = []any{e.Reason, at, e.ID}
+	}
+	stmts := make([][]any, len(b.Statements))
+	for i, r := range b.Statements {
+		args, err := statementArgs(r)
+		if err != nil {
+			return fmt.Errorf("apply index: %w", err)
+		}
+		stmts[i] = args
+	}
+	seq, err := encodeSeq(b.Seq)
+	if err != nil {
+		return fmt.Errorf("apply index: position: %w", err)
+	}
+
+	tx, err := d.write.BeginTx(ctx, nil) // BEGIN IMMEDIATE
+	if err != nil {
+		return fmt.Errorf("apply index: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	for _, step := range []struct {
+		what  string
+		sql   string
+		rows  [][]any
+		idArg int // the argument that holds the row's id
+	}{
+		{"session", insertSession + ` ON CONFLICT (id) DO NOTHING`, sessions, 0},
+		// As in EndSession: the right-hand sides see the row as it was.
+		{"session end", `UPDATE sessions
+            SET end_reason = CASE WHEN ended_at IS NULL THEN ? ELSE end_reason END,
+                ended_at = coalesce(ended_at, ?)
+            WHERE id = ?`, ends, 2},
+		{"statement", insertStatement + ` ON CONFLICT (id) DO NOTHING`, stmts, 0},
+	} {
+		if len(step.rows) == 0 {
+			continue
+		}
+		st, err := tx.PrepareContext(ctx, step.sql)
+		if err != nil {
+			return fmt.Errorf("apply index: %w", err)
+		}
+		for _, args := range step.rows {
+			if _, err := st.ExecContext(ctx, args...); err != nil {
+				st.Close()
+				return fmt.Errorf("apply index: %s %q: %w", step.what, args[step.idArg], err)
+			}
+		}
+		st.Close()
+	}
+	if seq > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE index_state SET seq = max(seq, ?) WHERE id = 1`, seq); err != nil {
+			return fmt.Errorf("apply index: position: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("apply index: commit: %w", err)
+	}
+	return nil
+}
+
+// IndexedSeq returns the journal position the index has reached.
+func (d *DB) IndexedSeq(ctx context.Context) (uint64, error) {
+	var seq int64
+	if err := d.read.QueryRowContext(ctx, `SELECT seq FROM index_state WHERE id = 1`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("read indexed position: %w", err)
+	}
+	return uint64(seq), nil
+}
+
+// ResetIndex deletes every session and statement and sets the indexed
+// position to 0. Service tokens are kept.
+func (d *DB) ResetIndex(ctx context.Context) error {
+	tx, err := d.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("reset index: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	for _, q := range []string{
+		`DELETE FROM statements`,
+		`DELETE FROM sessions`,
+		`UPDATE index_state SET seq = 0 WHERE id = 1`,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("reset index: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("reset index: commit: %w", err)
+	}
+	return nil
+}
+
+// SearchStatements returns the statements matching f, newest first.
+func (d *DB) SearchStatements(ctx context.Context, f store.StatementFilter) ([]*sluice.StatementRecord, error) {
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("search statements: negative limit %d", f.Limit)
+	}
+	var where []string
+	var args []any
+	add := func(cond string, arg ...any) {
+		where, args = append(where, cond), append(args, arg...)
+	}
+	if f.Subject != "" {
+		add("subject = ?", f.Subject)
+	}
+	if f.Group != "" {
+		add(hasGroup("statements"), f.Group)
+	}
+	if f.Connection != "" {
+		add("connection = ?", f.Connection)
+	}
+	if f.Session != "" {
+		add("session_id = ?", f.Session)
+	}
+	if !f.Since.IsZero() {
+		add("started_at >= ?", boundTime(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("started_at < ?", boundTime(f.Until))
+	}
+	// instr, unlike LIKE, gives no character a special meaning. SQLite's
+	// lower folds ASCII letters only.
+	if f.Text != "" {
+		add("instr(lower(text), lower(?)) > 0", f.Text)
+	}
+	if f.Class != 0 {
+		add("class & ? <> 0", int64(f.Class))
+	}
+	if f.Decision != "" {
+		add("decision = ?", string(f.Decision))
+	}
+	switch f.Error {
+	case "":
+	case store.ErrorAny:
+		add("error <> ''")
+	default:
+		add("instr(lower(error), lower(?)) > 0", f.Error)
+	}
+	if f.ReviewID != "" {
+		// The second condition lets the partial index statements_review apply.
+		add("review_id = ? AND review_id <> ''", f.ReviewID)
+	}
+	q := `SELECT ` + statementColumns + ` FROM statements`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit == 0 {
+		limit = store.DefaultLimit
+	}
+	// SQLite sorts NULL below every value, so statements without a start
+	// time come last.
+	q += ` ORDER BY started_at DESC, request_seq DESC, rowid DESC LIMIT ?`
+	args = append(args, limit)
+	out, err := d.queryStatements(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search statements: %w", err)
+	}
+	return out, nil
+}
