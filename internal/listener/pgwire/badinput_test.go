@@ -240,3 +240,28 @@ func TestUpstreamDies(t *testing.T) {
 		t.Fatalf("other session: %d %v", n, err)
 	}
 }
+
+// TestShutdownTellsClients checks that a gateway shutdown ends idle
+// sessions at once with 57P01 instead of waiting for them.
+func TestShutdownTellsClients(t *testing.T) {
+	leakCheck(t)
+	e := newEnv(t)
+	r := e.dialRaw()
+	r.login(e.token("idle", "agents"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := e.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("shutdown took %s with one idle session", d)
+	}
+	if fe := r.expectFatal(); fe.Code != "57P01" || !strings.Contains(fe.Message, "shutting down") {
+		t.Fatalf("got %s %q", fe.Code, fe.Message)
+	}
+	sess, _ := e.waitSession("idle")
+	if sess.EndReason != "gateway_shutdown" {
+		t.Fatalf("end reason %q", sess.EndReason)
+	}
+}

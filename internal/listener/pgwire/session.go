@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -44,10 +45,11 @@ type session struct {
 	sawFatal bool     // the upstream sent a FATAL or PANIC error
 	txStatus byte
 
-	q       queue
-	endOnce sync.Once
-	reason  string // why the session ends; first cause wins
-	done    chan struct{}
+	q          queue
+	clientGone atomic.Bool // the client loop ended first
+	endOnce    sync.Once
+	reason     string // why the session ends; first cause wins
+	done       chan struct{}
 }
 
 // prepared is a statement the client parsed. The client loop creates it;
@@ -112,6 +114,7 @@ func (s *session) run() string {
 	go func() {
 		defer close(clientDone)
 		clientErr = s.clientLoop(ctx)
+		s.clientGone.Store(true)
 		s.end(clientReason(clientErr))
 		if s.q.busy() {
 			// PostgreSQL notices a vanished client only when it next
@@ -126,9 +129,11 @@ func (s *session) run() string {
 	}()
 	upReason, upErr := s.upstreamLoop(ctx)
 	s.end(upReason)
-	if s.reason == upReason {
-		// The upstream side ended first: tell the client (unless it is the
-		// one that went away), then stop the client loop.
+	if !s.clientGone.Load() {
+		// The upstream side stopped first (the database went away, the
+		// gateway is shutting down, or writing to the client failed): tell
+		// the client why, unless it is the client that is gone, then stop
+		// the client loop.
 		if upReason != sluice.EndClient {
 			s.finishFatal()
 		}
