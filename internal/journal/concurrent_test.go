@@ -1,0 +1,98 @@
+package journal
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestConcurrentAppenders runs many appenders against small segments and
+// busy background checkpoints (run it with -race): the journal must come
+// out contiguous, with every appender's records where Append said.
+func TestConcurrentAppenders(t *testing.T) {
+	for _, mode := range []SyncMode{SyncBatch, SyncAlways} {
+		t.Run(mode.String(), func(t *testing.T) {
+			o := testOptions(filepath.Join(t.TempDir(), "journal"))
+			o.Sync = mode
+			o.SegmentBytes = 32 << 10
+			o.CheckpointEvery = 97
+			o.CheckpointInterval = 3 * time.Millisecond
+			o.FsyncInterval = time.Millisecond
+			o.FlushDelay = 100 * time.Microsecond
+			j := openJournal(t, o)
+
+			const writers, each = 24, 150
+			got := make([][]uint64, writers)
+			var wg sync.WaitGroup
+			for w := range writers {
+				wg.Go(func() {
+					for i := range each {
+						seq, err := j.Append(context.Background(), testEvent(fmt.Sprintf("w%d-%d", w, i)), (w+i)%3 != 0)
+						if err != nil {
+							t.Errorf("writer %d append %d: %v", w, i, err)
+							return
+						}
+						got[w] = append(got[w], seq)
+					}
+				})
+			}
+			// Readers, verification and checkpoints run meanwhile.
+			var readers sync.WaitGroup
+			stop := make(chan struct{})
+			readers.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if err := Scan(o.Dir, 0, func(*Record) error { return nil }); err != nil {
+						t.Errorf("Scan while writing: %v", err)
+						return
+					}
+					if _, err := j.Checkpoint(); err != nil {
+						t.Errorf("Checkpoint: %v", err)
+						return
+					}
+					if r, err := Verify(o.Dir, verifier(t, j.VerifierKey()), VerifyOptions{}); err != nil {
+						t.Errorf("Verify while writing: %v (%+v)", err, r)
+						return
+					}
+				}
+			})
+			wg.Wait()
+			close(stop)
+			readers.Wait()
+			if err := j.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			recs := scanAll(t, o.Dir)
+			if len(recs) != writers*each {
+				t.Fatalf("%d records, want %d", len(recs), writers*each)
+			}
+			for w, seqs := range got {
+				for i, seq := range seqs {
+					if i > 0 && seq <= seqs[i-1] {
+						t.Fatalf("writer %d got seq %d after %d", w, seq, seqs[i-1])
+					}
+					if want := fmt.Sprintf("w%d-%d", w, i); recs[seq-1].Event.Reason != want {
+						t.Fatalf("seq %d holds %q, writer %d was told it holds %q", seq, recs[seq-1].Event.Reason, w, want)
+					}
+				}
+			}
+			r := mustVerify(t, o.Dir, j.VerifierKey(), VerifyOptions{})
+			if r.Last != writers*each || r.Segments < 10 || r.Checkpoints < 10 {
+				t.Fatalf("report %+v", r)
+			}
+			st := j.Stats()
+			if st.Records != writers*each || st.Synced != st.Records || st.Checkpoint != st.Records {
+				t.Fatalf("stats after Close %+v", st)
+			}
+			t.Logf("%d records in %d writes and %d fsyncs, %d segments, %d checkpoints", r.Last, st.Writes, st.Fsyncs, r.Segments, r.Checkpoints)
+		})
+	}
+}
