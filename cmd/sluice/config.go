@@ -32,8 +32,16 @@ func configCmd() *cobra.Command {
 
 // loadConfig loads and validates a configuration. Problems are printed one
 // per line and turned into exit code 2.
-func loadConfig(path string) (*config.Config, error) {
-	cfg, err := config.Load(path)
+func loadConfig(path string) (*config.Config, error) { return reportProblems(path, config.Load) }
+
+// loadOffline loads a configuration for commands that never reach a target,
+// which need not resolve the targets' credentials.
+func loadOffline(path string) (*config.Config, error) {
+	return reportProblems(path, config.LoadOffline)
+}
+
+func reportProblems(path string, load func(string) (*config.Config, error)) (*config.Config, error) {
+	cfg, err := load(path)
 	var ps config.Problems
 	if errors.As(err, &ps) {
 		msg := fmt.Sprintf("%s: %d problem(s):", path, len(ps))

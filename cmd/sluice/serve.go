@@ -17,7 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/sluicehq/sluice/internal/audit"
 	"github.com/sluicehq/sluice/internal/gate"
+	"github.com/sluicehq/sluice/internal/journal"
 	"github.com/sluicehq/sluice/internal/listener/pgwire"
 	"github.com/sluicehq/sluice/internal/policy"
 	"github.com/sluicehq/sluice/internal/store"
@@ -78,10 +80,26 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 	if err != nil {
 		return fmt.Errorf("policies: %w", err)
 	}
+	j, err := openJournal(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
 	index := store.NewIndexer(st, log, 8192)
 	index.Start()
 	defer index.Close()
-	g := gate.New(pol, connTypes(cfg), index, log)
+	if n, err := audit.CatchUp(ctx, journalDir(cfg), st, index); err != nil {
+		return fmt.Errorf("index the journal: %w", err)
+	} else if n > 0 {
+		log.Info("indexed journal records", "records", n)
+	}
+	trail := audit.NewTrail(j, index, log)
+	g := gate.New(pol, connTypes(cfg), trail, log)
+	if keep := cfg.Audit.Retention.D(); keep > 0 {
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go audit.RetainEvery(rctx, journalDir(cfg), keep, time.Hour, log)
+	}
 
 	var pgLn, httpLn net.Listener
 	defer func() {
@@ -109,7 +127,7 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 		MaxSessions: cfg.Limits.MaxSessions, Log: log.With("listener", "postgres"),
 		CaptureRows: *cfg.Audit.CaptureRows, CaptureBytes: *cfg.Audit.CaptureBytes,
 	}
-	httpSrv := &http.Server{Handler: adminMux(pgSrv), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
+	httpSrv := &http.Server{Handler: adminMux(pgSrv, trail, j), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
 
 	errc := make(chan error, 2)
 	if pgLn != nil {
@@ -182,15 +200,34 @@ func isLoopbackListener(ln net.Listener) bool {
 
 // adminMux serves health and metrics. Later the admin API, console and MCP
 // endpoints join it.
-func adminMux(pg *pgwire.Server) *http.ServeMux {
+func adminMux(pg *pgwire.Server, trail *audit.Trail, j *journal.Journal) *http.ServeMux {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "sluice_postgres_sessions", Help: "PostgreSQL client sessions relaying now.",
 	}, func() float64 { return float64(pg.Sessions()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "sluice_journal_records_total", Help: "Records written to the audit journal.",
+	}, func() float64 { return float64(j.Stats().Records) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "sluice_journal_fsyncs_total", Help: "Fsyncs of the audit journal.",
+	}, func() float64 { return float64(j.Stats().Fsyncs) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "sluice_journal_healthy", Help: "1 when the audit journal can write, 0 when requests are refused.",
+	}, func() float64 {
+		if trail.Healthy() != nil {
+			return 0
+		}
+		return 1
+	}))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
+		if err := trail.Healthy(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "unhealthy: audit journal cannot write, requests are refused: %v\n", err)
+			return
+		}
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -29,7 +29,7 @@ func tokenIssueCmd() *cobra.Command {
 			"revoked. Works whether or not the gateway is running.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(path)
+			cfg, err := loadOffline(path)
 			if err != nil {
 				return err
 			}
@@ -70,7 +70,7 @@ func tokenRevokeCmd() *cobra.Command {
 		Short: "Revoke a service token; it stops working at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(path)
+			cfg, err := loadOffline(path)
 			if err != nil {
 				return err
 			}
@@ -99,7 +99,7 @@ func tokenListCmd() *cobra.Command {
 		Short: "List service tokens (ids, subjects, expiry; never the tokens)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(path)
+			cfg, err := loadOffline(path)
 			if err != nil {
 				return err
 			}

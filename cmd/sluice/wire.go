@@ -12,6 +12,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/authn"
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/journal"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/store/postgres"
 	"github.com/sluicehq/sluice/internal/store/sqlite"
@@ -106,4 +107,35 @@ func splitList(vals []string) []string {
 		}
 	}
 	return out
+}
+
+// journalDir is where the audit journal lives.
+func journalDir(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "journal") }
+
+// openJournal opens (and recovers) the audit journal.
+func openJournal(ctx context.Context, cfg *config.Config, log *slog.Logger) (*journal.Journal, error) {
+	sync, err := journal.ParseSyncMode(cfg.Audit.Sync)
+	if err != nil {
+		return nil, err
+	}
+	j, err := journal.Open(ctx, journal.Options{
+		Dir: journalDir(cfg), KeyFile: cfg.Audit.SigningKeyFile, Sync: sync,
+		SegmentBytes: cfg.Audit.SegmentBytes, CheckpointEvery: cfg.Audit.CheckpointEvery,
+		CheckpointInterval: cfg.Audit.CheckpointInterval.D(), FsyncInterval: cfg.Audit.FsyncInterval.D(),
+		Origin: cfg.Audit.Origin, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open audit journal: %w", err)
+	}
+	return j, nil
+}
+
+// verifierKey returns the journal's public key: from the configured or
+// default signing key file.
+func verifierKey(cfg *config.Config) (string, error) {
+	kf := cfg.Audit.SigningKeyFile
+	if kf == "" {
+		kf = journal.DefaultKeyFile(journalDir(cfg))
+	}
+	return journal.VerifierKey(kf)
 }

@@ -130,11 +130,32 @@ type Audit struct {
 	CaptureRows *int `yaml:"capture_rows"`
 	// CaptureBytes caps the captured bytes per statement. Default 65536.
 	CaptureBytes *int `yaml:"capture_bytes"`
+	// SigningKeyFile is the journal's Ed25519 signing key (signed-note
+	// signer format). Default data_dir/keys/journal.key, created on first
+	// start; a configured file must exist.
+	SigningKeyFile string `yaml:"signing_key_file"`
+	// Origin names the journal in its signed checkpoints. Default
+	// "sluice/journal".
+	Origin string `yaml:"origin"`
+	// CheckpointEvery and CheckpointInterval say how often a signed
+	// checkpoint is written when there are new records. Default 10000
+	// records or 1s.
+	CheckpointEvery    int      `yaml:"checkpoint_every"`
+	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+	// SegmentBytes is the size of a journal segment file. Default 64 MiB.
+	SegmentBytes int64 `yaml:"segment_bytes"`
+	// FsyncInterval bounds how long a record written in batch mode may wait
+	// for its fsync: what a power loss can cost. Default 100ms.
+	FsyncInterval Duration `yaml:"fsync_interval"`
+	// Retention removes journal segments whose newest record is older than
+	// this. Zero (default) keeps everything.
+	Retention Duration `yaml:"retention"`
 }
 
 // Limits protects the gateway from oversized or slow input.
 type Limits struct {
-	// MaxMessageBytes caps one client protocol message. Default 64 MiB.
+	// MaxMessageBytes caps one client protocol message. Default 16 MiB, at
+	// most 24 MiB: every statement must fit in one journal record.
 	MaxMessageBytes int `yaml:"max_message_bytes"`
 	// StartupTimeout bounds TLS, startup and authentication. Default 15s.
 	StartupTimeout Duration `yaml:"startup_timeout"`
@@ -157,7 +178,7 @@ const (
 	DefaultHTTPListen      = "127.0.0.1:8433"
 	DefaultCaptureRows     = 100
 	DefaultCaptureBytes    = 65536
-	DefaultMaxMessageBytes = 64 << 20
+	DefaultMaxMessageBytes = 16 << 20
 	DefaultStartupTimeout  = 15 * time.Second
 	DefaultConnectTimeout  = 10 * time.Second
 	DefaultMaxSessions     = 10000

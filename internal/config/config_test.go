@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -198,5 +199,29 @@ func TestProblemsError(t *testing.T) {
 	var target Problems
 	if !errors.As(ps.Err(), &target) || !strings.Contains(ps.Error(), "a.b: bad 1") {
 		t.Fatalf("error = %v", ps.Err())
+	}
+}
+
+func TestLoadOfflineIgnoresTargetCredentials(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/sluice.yaml"
+	y := "auth: {service_tokens: true}\nconnections: [{name: a, address: h, database: d, user: u, password: '${SLUICE_TEST_UNSET_PW}'}]\n"
+	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "SLUICE_TEST_UNSET_PW") {
+		t.Fatalf("Load = %v, want the unset variable reported", err)
+	}
+	cfg, err := LoadOffline(path)
+	if err != nil {
+		t.Fatalf("LoadOffline = %v", err)
+	}
+	if cfg.Connections[0].Password.Value() != "" {
+		t.Fatal("an unresolved credential must stay empty")
+	}
+	bad := y + "listen: {postgress: x}\n"
+	os.WriteFile(path, []byte(bad), 0o600)
+	if _, err := LoadOffline(path); err == nil {
+		t.Fatal("LoadOffline must still report other problems")
 	}
 }

@@ -23,7 +23,15 @@ type Source struct {
 
 // Load reads, parses, resolves and validates the configuration at path. On
 // any problem it returns a Problems error listing all of them.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return load(path, false) }
+
+// LoadOffline is Load for the commands that work on local state without
+// reaching any target (tokens, audit): the connections' credentials may be
+// unresolvable there (their environment variables unset, their files
+// unreadable) and are left empty instead of being problems.
+func LoadOffline(path string) (*Config, error) { return load(path, true) }
+
+func load(path string, offline bool) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
@@ -33,10 +41,23 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	cfg, ps := Parse(data, filepath.Dir(abs), Source{Getenv: os.LookupEnv, ReadFile: os.ReadFile})
+	if offline && cfg != nil {
+		ps = ps.without(cfg.targetCredentials())
+	}
 	if len(ps) > 0 {
 		return nil, ps
 	}
 	return cfg, nil
+}
+
+// targetCredentials lists the keys of the credentials sluice uses to reach
+// its targets.
+func (c *Config) targetCredentials() map[string]bool {
+	keys := map[string]bool{}
+	for i := range c.Connections {
+		keys[fmt.Sprintf("connections[%d].password", i)] = true
+	}
+	return keys
 }
 
 // Parse turns YAML into a resolved, defaulted and validated Config. Relative
@@ -240,6 +261,7 @@ func (c *Config) resolvePaths(baseDir string) {
 	abs(&c.DataDir)
 	abs(&c.TLS.CertFile)
 	abs(&c.TLS.KeyFile)
+	abs(&c.Audit.SigningKeyFile)
 	for i := range c.Connections {
 		abs(&c.Connections[i].SSLRootCert)
 	}

@@ -42,3 +42,14 @@ func (ps Problems) Err() error {
 	}
 	return ps
 }
+
+// without returns the problems whose key is not in keys.
+func (ps Problems) without(keys map[string]bool) Problems {
+	var out Problems
+	for _, p := range ps {
+		if !keys[p.Key] {
+			out = append(out, p)
+		}
+	}
+	return out
+}

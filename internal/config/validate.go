@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 var connName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
@@ -47,8 +48,8 @@ func (c *Config) Validate() Problems {
 	c.validateConnections(&ps)
 	c.validatePolicies(&ps)
 	c.validateAudit(&ps)
-	if c.Limits.MaxMessageBytes < 1024 {
-		ps.add("limits.max_message_bytes", "must be at least 1024")
+	if c.Limits.MaxMessageBytes < 1024 || c.Limits.MaxMessageBytes > 24<<20 {
+		ps.add("limits.max_message_bytes", "must be between 1024 and 25165824 (every statement must fit in one journal record)")
 	}
 	if c.Limits.StartupTimeout < 0 {
 		ps.add("limits.startup_timeout", "must not be negative")
@@ -244,7 +245,22 @@ func (c *Config) validateAudit(ps *Problems) {
 	if c.Audit.CaptureRows != nil && *c.Audit.CaptureRows < 0 {
 		ps.add("audit.capture_rows", "must not be negative")
 	}
-	if c.Audit.CaptureBytes != nil && *c.Audit.CaptureBytes < 0 {
-		ps.add("audit.capture_bytes", "must not be negative")
+	if c.Audit.CaptureBytes != nil && (*c.Audit.CaptureBytes < 0 || *c.Audit.CaptureBytes > 16<<20) {
+		ps.add("audit.capture_bytes", "must be between 0 and 16777216")
+	}
+	if c.Audit.CheckpointEvery < 0 {
+		ps.add("audit.checkpoint_every", "must not be negative")
+	}
+	if c.Audit.CheckpointInterval < 0 {
+		ps.add("audit.checkpoint_interval", "must not be negative")
+	}
+	if c.Audit.SegmentBytes != 0 && c.Audit.SegmentBytes < 1<<20 {
+		ps.add("audit.segment_bytes", "must be at least 1048576")
+	}
+	if c.Audit.FsyncInterval < 0 {
+		ps.add("audit.fsync_interval", "must not be negative")
+	}
+	if c.Audit.Retention < 0 || c.Audit.Retention > 0 && c.Audit.Retention.D() < time.Hour {
+		ps.add("audit.retention", "must be at least 1h (or 0 to keep everything)")
 	}
 }

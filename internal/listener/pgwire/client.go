@@ -138,8 +138,12 @@ func (s *session) bind(frame []byte) error {
 	return nil
 }
 
-// maxParamBytes caps each parameter as recorded (not as forwarded).
-const maxParamBytes = 4096
+// maxParamBytes caps each parameter as recorded (not as forwarded), and
+// maxParamsBytes all of a statement's parameters together.
+const (
+	maxParamBytes  = 4096
+	maxParamsBytes = 64 << 10
+)
 
 // renderParams turns bound values into text for the audit record: text
 // format values as they are, binary ones as \x-prefixed hex, NULL as nil.
@@ -148,9 +152,14 @@ func renderParams(b *pgproto3.Bind) []*string {
 		return nil
 	}
 	out := make([]*string, len(b.Parameters))
+	total := 0
 	for i, v := range b.Parameters {
 		if v == nil {
 			continue
+		}
+		if total >= maxParamsBytes {
+			out = append(out[:i], ptr(fmt.Sprintf("… %d more parameters not recorded", len(b.Parameters)-i)))
+			break
 		}
 		format := int16(0)
 		switch {
@@ -172,10 +181,13 @@ func renderParams(b *pgproto3.Bind) []*string {
 		if truncated {
 			str += "…"
 		}
+		total += len(str)
 		out[i] = &str
 	}
 	return out
 }
+
+func ptr(s string) *string { return &s }
 
 // execute asks the gate about the statement a portal runs.
 func (s *session) execute(ctx context.Context, frame []byte) error {

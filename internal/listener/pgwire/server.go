@@ -41,7 +41,7 @@ type Server struct {
 	// AllowPlaintextLoopback is set.
 	TLS                    *tls.Config
 	AllowPlaintextLoopback bool
-	// MaxMessageBytes caps one client message (default 64 MiB).
+	// MaxMessageBytes caps one client message (default 16 MiB).
 	MaxMessageBytes int
 	// StartupTimeout bounds TLS, startup and authentication (default 15s).
 	StartupTimeout time.Duration
@@ -72,7 +72,7 @@ type clientConn struct {
 func (srv *Server) init() {
 	srv.once.Do(func() {
 		if srv.MaxMessageBytes <= 0 {
-			srv.MaxMessageBytes = 64 << 20
+			srv.MaxMessageBytes = 16 << 20
 		}
 		if srv.StartupTimeout <= 0 {
 			srv.StartupTimeout = 15 * time.Second
