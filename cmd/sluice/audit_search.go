@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/internal/journal"
+	"github.com/sluicehq/sluice/internal/audit"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -155,7 +155,7 @@ func auditReplayCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("session %s: %w", args[0], err)
 			}
-			events, err := sessionEvents(journalDir(cfg), sess)
+			events, err := audit.SessionEvents(journalDir(cfg), sess)
 			if err != nil {
 				return err
 			}
@@ -169,32 +169,6 @@ func auditReplayCmd() *cobra.Command {
 	configFlag(cmd, &path)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the session's journal records as JSON")
 	return cmd
-}
-
-// sessionEvents reads a session's records from the journal, from its start
-// to its end.
-func sessionEvents(dir string, sess *sluice.Session) ([]*sluice.Event, error) {
-	var out []*sluice.Event
-	from := sess.StartSeq
-	if from == 0 {
-		from = 1
-	}
-	errDone := fmt.Errorf("done")
-	err := journal.Scan(dir, from, func(r *journal.Record) error {
-		if r.Event.Session != sess.ID {
-			return nil
-		}
-		ev := r.Event
-		out = append(out, &ev)
-		if ev.Type == sluice.EventSessionEnd {
-			return errDone
-		}
-		return nil
-	})
-	if err != nil && err != errDone {
-		return out, fmt.Errorf("read journal: %w", err)
-	}
-	return out, nil
 }
 
 func printTimeline(w io.Writer, s *sluice.Session, events []*sluice.Event) {

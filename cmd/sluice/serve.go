@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/audit"
 	"github.com/sluicehq/sluice/internal/gate"
 	"github.com/sluicehq/sluice/internal/journal"
@@ -127,7 +128,15 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 		MaxSessions: cfg.Limits.MaxSessions, Log: log.With("listener", "postgres"),
 		CaptureRows: *cfg.Audit.CaptureRows, CaptureBytes: *cfg.Audit.CaptureBytes,
 	}
-	httpSrv := &http.Server{Handler: adminMux(pgSrv, trail, j), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
+	mux := adminMux(pgSrv, trail, j)
+	auditors, err := subjects(cfg.Audit.Auditors)
+	if err != nil {
+		return err
+	}
+	api := &admin.Server{Authn: auth, Store: st, JournalDir: journalDir(cfg), Auditors: auditors,
+		VerifierKey: j.VerifierKey(), Log: log.With("listener", "http")}
+	api.Routes(mux)
+	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
 
 	errc := make(chan error, 2)
 	if pgLn != nil {

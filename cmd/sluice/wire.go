@@ -13,6 +13,7 @@ import (
 	"github.com/sluicehq/sluice/internal/authn"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/journal"
+	"github.com/sluicehq/sluice/internal/policy"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/store/postgres"
 	"github.com/sluicehq/sluice/internal/store/sqlite"
@@ -138,4 +139,17 @@ func verifierKey(cfg *config.Config) (string, error) {
 		kf = journal.DefaultKeyFile(journalDir(cfg))
 	}
 	return journal.VerifierKey(kf)
+}
+
+// subjects parses subject patterns (group:NAME, subject:NAME, *).
+func subjects(list []string) ([]policy.Subject, error) {
+	out := make([]policy.Subject, 0, len(list))
+	for _, s := range list {
+		sub, err := policy.ParseSubject(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sub)
+	}
+	return out, nil
 }

@@ -150,6 +150,9 @@ type Audit struct {
 	// Retention removes journal segments whose newest record is older than
 	// this. Zero (default) keeps everything.
 	Retention Duration `yaml:"retention"`
+	// Auditors may read the audit trail through the admin API: subjects as
+	// in policies ("group:security", "subject:alice"). Empty: nobody.
+	Auditors []string `yaml:"auditors"`
 }
 
 // Limits protects the gateway from oversized or slow input.

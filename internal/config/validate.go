@@ -248,6 +248,11 @@ func (c *Config) validateAudit(ps *Problems) {
 	if c.Audit.CaptureBytes != nil && (*c.Audit.CaptureBytes < 0 || *c.Audit.CaptureBytes > 16<<20) {
 		ps.add("audit.capture_bytes", "must be between 0 and 16777216")
 	}
+	for j, s := range c.Audit.Auditors {
+		if kind, name, ok := strings.Cut(s, ":"); s != "*" && (!ok || (kind != "group" && kind != "subject") || name == "") {
+			ps.add(fmt.Sprintf("audit.auditors[%d]", j), "%q must be group:NAME, subject:NAME or *", s)
+		}
+	}
 	if c.Audit.CheckpointEvery < 0 {
 		ps.add("audit.checkpoint_every", "must not be negative")
 	}
