@@ -258,16 +258,19 @@ func startGateway(t *testing.T, cfg *sluiceConfig) *gateway {
 	g := &gateway{sluiceConfig: cfg, stdout: newOutBuffer(), stderr: newOutBuffer(), exited: make(chan struct{})}
 	g.cmd = exec.Command(sluiceBin, "serve", "--config", cfg.path)
 	g.cmd.Stdout, g.cmd.Stderr = g.stdout, g.stderr
+	dieWithTests(g.cmd)
 	if err := g.cmd.Start(); err != nil {
 		t.Fatalf("start sluice serve: %v", err)
 	}
+	running.add(t, g)
 	go func() {
 		g.waitErr = g.cmd.Wait()
 		close(g.exited)
 	}()
 	t.Cleanup(func() {
+		running.remove(t, g)
 		if code, took := g.stop(); code != 0 {
-			t.Errorf("sluice serve exited with code %d after SIGTERM (took %s), want 0", code, took.Round(time.Millisecond))
+			t.Errorf("sluice serve exited with code %d when stopped (took %s), want 0 after SIGTERM", code, took.Round(time.Millisecond))
 		}
 		if strings.Contains(g.stderr.String(), "WARNING: DATA RACE") {
 			t.Errorf("sluice serve reported a data race (see its stderr below)")
@@ -329,13 +332,67 @@ func parseAddrs(out string) (pg, http string, ok bool) {
 	return pg, http, pg != "" && http != ""
 }
 
+// running lists the gateways of each test, by test name, so that a client
+// that hangs (in the test or one of its subtests) can have them dump their
+// goroutines.
+var running = &gatewayList{byTest: map[string][]*gateway{}}
+
+type gatewayList struct {
+	mu     sync.Mutex
+	byTest map[string][]*gateway
+}
+
+func (l *gatewayList) add(t *testing.T, g *gateway) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.byTest[t.Name()] = append(l.byTest[t.Name()], g)
+}
+
+func (l *gatewayList) remove(t *testing.T, g *gateway) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	gs := l.byTest[t.Name()]
+	for i := range gs {
+		if gs[i] == g {
+			l.byTest[t.Name()] = append(gs[:i], gs[i+1:]...)
+			break
+		}
+	}
+	if len(l.byTest[t.Name()]) == 0 {
+		delete(l.byTest, t.Name())
+	}
+}
+
+// dumpStacks makes the gateways of t and of its parent tests print every
+// goroutine and exit (SIGQUIT): a client hung, and the stacks, in the log
+// dump of the failing test, say where sluice waits.
+func (l *gatewayList) dumpStacks(t *testing.T) {
+	var gs []*gateway
+	l.mu.Lock()
+	for name, list := range l.byTest {
+		if t.Name() == name || strings.HasPrefix(t.Name(), name+"/") {
+			gs = append(gs, list...)
+		}
+	}
+	l.mu.Unlock()
+	for _, g := range gs {
+		g.signalStop(syscall.SIGQUIT)
+	}
+}
+
 // stop sends SIGTERM and waits for the exit. It returns the exit code (-1
 // when the process had to be killed) and how long the exit took. Only the
 // first call acts.
 func (g *gateway) stop() (code int, took time.Duration) {
+	return g.signalStop(syscall.SIGTERM)
+}
+
+// signalStop sends sig and waits for the exit, killing the process after
+// stopDeadline. Only the first call acts; later ones return its outcome.
+func (g *gateway) signalStop(sig os.Signal) (code int, took time.Duration) {
 	g.stopOnce.Do(func() {
 		start := time.Now()
-		_ = g.cmd.Process.Signal(syscall.SIGTERM)
+		_ = g.cmd.Process.Signal(sig)
 		select {
 		case <-g.exited:
 			g.stopCode = g.cmd.ProcessState.ExitCode()
@@ -463,6 +520,13 @@ func newClient(t *testing.T, addr, conn, token string) *client {
 	return &client{t: t, addr: addr, conn: conn, token: token, sslmode: "disable", dir: t.TempDir()}
 }
 
+// with returns a copy of c that reports to t (a subtest's).
+func (c *client) with(t *testing.T) *client {
+	cp := *c
+	cp.t = t
+	return &cp
+}
+
 // run runs prog (psql or pgbench) with args and stdin.
 func (c *client) run(stdin, prog string, args ...string) cliResult {
 	c.t.Helper()
@@ -476,6 +540,7 @@ func (c *client) run(stdin, prog string, args ...string) cliResult {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	if ctx.Err() != nil {
+		running.dumpStacks(c.t)
 		c.t.Fatalf("%s %s did not finish within %s\nstdout:\n%s\nstderr:\n%s", prog, strings.Join(args, " "), cliDeadline, &stdout, &stderr)
 	}
 	return cliResult{stdout: stdout.String(), stderr: stderr.String(), code: exitCode(c.t, err)}

@@ -20,7 +20,10 @@ func TestTokenCLI(t *testing.T) {
 	g := startGateway(t, cfg)
 
 	// Keep the gateway writing to state.db (sessions and statements) while
-	// the CLI issues tokens in other processes on the same file.
+	// the CLI issues tokens in other processes on the same file. The load is
+	// paced at a busy agent's rate (200 statements/s): unpaced, a gateway
+	// built with -race spends all its time in SQLite write transactions and
+	// the CLI can starve (see the report).
 	loadTok := cfg.issue("load", "agents")
 	loadConn := connect(t, g.pgAddr, "app", loadTok)
 	ctx, stop := context.WithCancel(context.Background())
@@ -30,7 +33,14 @@ func TestTokenCLI(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		pace := time.NewTicker(5 * time.Millisecond)
+		defer pace.Stop()
 		for ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-pace.C:
+			}
 			var n int
 			if err := loadConn.QueryRow(ctx, "select $1::int + 1", loadQueries).Scan(&n); err != nil {
 				if ctx.Err() == nil {
@@ -41,6 +51,8 @@ func TestTokenCLI(t *testing.T) {
 			loadQueries++
 		}
 	}()
+	stopLoad := func() { stop(); wg.Wait() }
+	defer stopLoad() // before any Fatal's cleanups close the connection
 	start := time.Now()
 	var ids []string
 	var tok string
@@ -62,8 +74,7 @@ func TestTokenCLI(t *testing.T) {
 		}
 		ids = append(ids, m[1])
 	}
-	stop()
-	wg.Wait()
+	stopLoad()
 	if loadErr != nil {
 		t.Fatalf("queries while issuing tokens: %v", loadErr)
 	}
@@ -147,7 +158,7 @@ func TestTokenCLI(t *testing.T) {
 		t.Fatalf("psql with the revoked token: exit %d, stderr %q", r.code, r.stderr)
 	}
 	// The other tokens keep working.
-	other := connect(t, g.pgAddr, "app", mustIssueFor(t, cfg))
+	other := connect(t, g.pgAddr, "app", loadTok)
 	if err := other.Ping(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -158,11 +169,6 @@ func TestTokenCLI(t *testing.T) {
 	if r := cfg.run("token", "revoke", "no-such-id"); r.code == 0 {
 		t.Fatalf("revoking an unknown id succeeded: %q", r.stdout)
 	}
-}
-
-func mustIssueFor(t *testing.T, cfg *sluiceConfig) string {
-	t.Helper()
-	return cfg.issue("other-bot", "agents")
 }
 
 // rowOf returns the fields of the token list row with id.
