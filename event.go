@@ -26,6 +26,7 @@ const (
 	EndShutdown = "gateway_shutdown" // sluice is stopping
 	EndCanceled = "canceled"         // ended by an operator or a cancel
 	EndExpired  = "credential_expired"
+	EndRevoked  = "credential_revoked"
 )
 
 // StatementRecord is the state store's row for one request and its outcome.

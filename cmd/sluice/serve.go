@@ -19,6 +19,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/audit"
+	"github.com/sluicehq/sluice/internal/authn"
 	"github.com/sluicehq/sluice/internal/gate"
 	"github.com/sluicehq/sluice/internal/journal"
 	"github.com/sluicehq/sluice/internal/listener/pgwire"
@@ -138,6 +139,10 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 	api.Routes(mux)
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
 
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go sweep(sweepCtx, pgSrv, auth)
+
 	errc := make(chan error, 2)
 	if pgLn != nil {
 		go func() { errc <- pgSrv.Serve(pgLn) }()
@@ -179,6 +184,23 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 		log.Warn("shutdown", "err", err)
 	}
 	return nil
+}
+
+// sweepEvery is how often open sessions' credentials are checked again.
+const sweepEvery = 5 * time.Second
+
+// sweep ends sessions whose token expired or was revoked, until ctx ends.
+func sweep(ctx context.Context, pg *pgwire.Server, auth *authn.Authenticator) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pg.Sweep(ctx, auth.Recheck)
+		}
+	}
 }
 
 // startCPUProfile writes a CPU profile of the whole run to path, for

@@ -67,7 +67,7 @@ func tokenRevokeCmd() *cobra.Command {
 	var path string
 	cmd := &cobra.Command{
 		Use:   "revoke ID",
-		Short: "Revoke a service token; it stops working at once",
+		Short: "Revoke a service token: new connections are refused at once, open sessions end within seconds",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadOffline(path)

@@ -170,3 +170,23 @@ func secureRedirect(req *http.Request, via []*http.Request) error {
 	}
 	return nil
 }
+
+// Recheck tells whether a session authenticated as id may go on: it returns
+// the end reason and the error to show the client when the credential has
+// expired or, for a service token, was revoked since; "" and nil while the
+// credential is still good. A store that cannot answer keeps the session
+// (its failure is logged by the caller's next authentication).
+func (a *Authenticator) Recheck(ctx context.Context, id *sluice.Identity) (string, *sluice.Error) {
+	if !id.ExpiresAt.IsZero() && a.now().After(id.ExpiresAt) {
+		return sluice.EndExpired, &sluice.Error{Code: sluice.EUnauthenticated, SQLStateCode: "28P01",
+			Message: "the token of this session expired; reconnect with a fresh token"}
+	}
+	if id.Method == sluice.AuthServiceToken && a.services != nil && id.TokenID != "" {
+		t, err := a.services.Store.GetToken(ctx, id.TokenID)
+		if err == nil && !t.RevokedAt.IsZero() {
+			return sluice.EndRevoked, &sluice.Error{Code: sluice.EUnauthenticated, SQLStateCode: "28P01",
+				Message: "the token of this session was revoked"}
+		}
+	}
+	return "", nil
+}

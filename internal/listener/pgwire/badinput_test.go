@@ -265,3 +265,38 @@ func TestShutdownTellsClients(t *testing.T) {
 		t.Fatalf("end reason %q", sess.EndReason)
 	}
 }
+
+// TestRevokedTokenEndsSession checks that revoking a service token ends the
+// sessions already open with it, and only those.
+func TestRevokedTokenEndsSession(t *testing.T) {
+	leakCheck(t)
+	e := newEnv(t)
+	ctx := context.Background()
+	tok, rec, err := e.tokens.Issue(ctx, "doomed", []string{"agents"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.dialRaw()
+	r.login(tok)
+	other := e.connect(ctx)
+	if n := e.srv.Sweep(ctx, e.auth.Recheck); n != 0 {
+		t.Fatalf("swept %d sessions with valid tokens", n)
+	}
+	if err := e.tokens.Revoke(ctx, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.srv.Sweep(ctx, e.auth.Recheck); n != 1 {
+		t.Fatalf("swept %d sessions, want the revoked one", n)
+	}
+	if fe := r.expectFatal(); fe.Code != "28P01" || !strings.Contains(fe.Message, "revoked") {
+		t.Fatalf("got %s %q", fe.Code, fe.Message)
+	}
+	sess, _ := e.waitSession("doomed")
+	if sess.EndReason != "credential_revoked" {
+		t.Fatalf("end reason %q", sess.EndReason)
+	}
+	var n int
+	if err := other.QueryRow(ctx, "select 3").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("other session: %d %v", n, err)
+	}
+}

@@ -46,6 +46,7 @@ type env struct {
 	index   *store.Indexer
 	rec     *switchRecorder
 	tokens  *authn.ServiceTokens
+	auth    *authn.Authenticator
 	srv     *pgwire.Server
 	addr    string
 	logs    *syncBuffer
@@ -118,6 +119,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.auth = auth
 	if err := auth.Open(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -204,3 +204,28 @@ func (srv *Server) Sessions() int {
 	defer srv.mu.Unlock()
 	return len(srv.sessions)
 }
+
+// Sweep ends every session whose identity check says it must end (a
+// revoked or expired credential): the client is told why, the upstream
+// connection closes, and the session is recorded as ended with the reason
+// check returns. check must be safe for concurrent use; it is called
+// without locks held.
+func (srv *Server) Sweep(ctx context.Context, check func(ctx context.Context, id *sluice.Identity) (reason string, e *sluice.Error)) int {
+	srv.init()
+	srv.mu.Lock()
+	sessions := make([]*session, 0, len(srv.sessions))
+	for _, s := range srv.sessions {
+		sessions = append(sessions, s)
+	}
+	srv.mu.Unlock()
+	n := 0
+	for _, s := range sessions {
+		id := s.gs.Info().Identity
+		if reason, e := check(ctx, &id); e != nil {
+			srv.Log.Info("ending session", "session", s.gs.ID(), "subject", id.Subject, "reason", reason)
+			s.terminate(reason, e)
+			n++
+		}
+	}
+	return n
+}

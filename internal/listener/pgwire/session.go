@@ -46,7 +46,8 @@ type session struct {
 	txStatus byte
 
 	q          queue
-	clientGone atomic.Bool // the client loop ended first
+	clientGone atomic.Bool                  // the client loop ended first
+	ended      atomic.Pointer[sluice.Error] // why terminate ended the session
 	endOnce    sync.Once
 	reason     string // why the session ends; first cause wins
 	done       chan struct{}
@@ -166,6 +167,13 @@ func (s *session) shutdown() {
 	s.up.Close()
 }
 
+// terminate ends the session for reason, telling the client e.
+func (s *session) terminate(reason string, e *sluice.Error) {
+	s.ended.CompareAndSwap(nil, e)
+	s.end(reason)
+	s.up.Close()
+}
+
 // cancelTimeout bounds delivering a cancel request upstream.
 const cancelTimeout = 5 * time.Second
 
@@ -186,8 +194,11 @@ func (s *session) finishFatal() {
 	if !s.sawFatal {
 		e := errStartup(sluice.EUnavailable, "08006",
 			"the connection to the database was lost; the session is over, reconnect to continue")
-		if s.reason == sluice.EndShutdown {
+		switch {
+		case s.reason == sluice.EndShutdown:
 			e = errStartup(sluice.EUnavailable, "57P01", "terminating connection because sluice is shutting down")
+		case s.ended.Load() != nil:
+			e = s.ended.Load()
 		}
 		s.cw.send(errorResponse("FATAL", e))
 	}

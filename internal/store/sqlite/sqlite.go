@@ -30,7 +30,7 @@ import (
 
 // BusyTimeout is how long a write waits for another connection or process
 // to release the database's write lock before it fails with SQLITE_BUSY.
-const BusyTimeout = 5 * time.Second
+const BusyTimeout = 30 * time.Second
 
 // DB is a state store in an SQLite file. It is safe for concurrent use by
 // many goroutines, and several processes may open the same file.
