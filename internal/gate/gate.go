@@ -66,10 +66,14 @@ type Session struct {
 	closed bool
 }
 
-// errJournal is what the caller sees when the audit record cannot be written.
-var errJournal = &sluice.Error{Code: sluice.EUnavailable,
-	Message:      "sluice cannot record this request in its audit journal, so it was not forwarded; try again later",
-	SQLStateCode: "58030"} // io_error
+// journalError is what the caller sees when the audit record cannot be
+// written: the request was not forwarded, and the journal's own error (a
+// file name and an errno, never request data) says why.
+func journalError(err error) *sluice.Error {
+	return &sluice.Error{Code: sluice.EUnavailable, SQLStateCode: "58030", // io_error
+		Message: "sluice cannot record this request in its audit journal, so it was not forwarded; try again later",
+		Detail:  err.Error(), Cause: err}
+}
 
 // OpenSession checks that info's identity may use the connection from its
 // address and records the session's start. Errors are *sluice.Error values
@@ -106,7 +110,7 @@ func (g *Gate) OpenSession(ctx context.Context, info SessionInfo) (*Session, err
 		ClientAddr: s.rec.ClientAddr}
 	if err := g.rec.Record(ctx, ev); err != nil {
 		g.log.Error("record session start", "session", s.rec.ID, "err", err)
-		return nil, errJournal.WithCause(err)
+		return nil, journalError(err)
 	}
 	return s, nil
 }
@@ -148,7 +152,7 @@ func (s *Session) Begin(ctx context.Context, req *sluice.Request) (sluice.Decisi
 	ev := &sluice.Event{Time: req.Time, Type: sluice.EventRequest, Session: s.rec.ID, Request: req, Decision: &d}
 	if err := s.gate.rec.Record(ctx, ev); err != nil {
 		s.gate.log.Error("record request", "request", req.ID, "err", err)
-		return d, errJournal.WithCause(err)
+		return d, journalError(err)
 	}
 	switch d.Action {
 	case sluice.Allow:
