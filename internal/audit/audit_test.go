@@ -1,0 +1,123 @@
+package audit_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/audit"
+	"github.com/sluicehq/sluice/internal/journal"
+	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/store/sqlite"
+)
+
+// session writes one session of n statements through a trail.
+func session(t *testing.T, trail *audit.Trail, id string, n int) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	record := func(ev *sluice.Event) {
+		t.Helper()
+		if err := trail.Record(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record(&sluice.Event{Time: now, Type: sluice.EventSessionStart, Session: id, Identity: &sluice.Identity{Subject: "bot"}, Connection: "app"})
+	for i := 1; i <= n; i++ {
+		req := &sluice.Request{ID: id + "/" + string(rune('0'+i)), SessionID: id, Seq: int64(i), Text: "select 1", Time: now, Subject: "bot"}
+		record(&sluice.Event{Time: now, Type: sluice.EventRequest, Session: id, Request: req, Decision: &sluice.Decision{Action: sluice.Allow}})
+		record(&sluice.Event{Time: now, Type: sluice.EventResult, Session: id, Request: req, Result: &sluice.Result{Status: sluice.StatusOK, Rows: 1}})
+	}
+	record(&sluice.Event{Time: now, Type: sluice.EventSessionEnd, Session: id, Reason: sluice.EndClient})
+}
+
+func count(t *testing.T, st store.Store, sess string) int {
+	stmts, err := st.SearchStatements(context.Background(), store.StatementFilter{Session: sess, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(stmts)
+}
+
+func TestCatchUpAndReindex(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	jdir := filepath.Join(dir, "journal")
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	j, err := journal.Open(ctx, journal.Options{Dir: jdir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := store.NewIndexer(st, nil, 0)
+	ix.Start()
+	session(t, audit.NewTrail(j, ix, nil), "s1", 3)
+	ix.Close()
+
+	// A crash after the journal write but before indexing: the second
+	// session reaches the journal only (an indexer that is never flushed).
+	lost := store.NewIndexer(st, nil, 0)
+	session(t, audit.NewTrail(j, lost, nil), "s2", 4)
+	j.Close()
+	if n := count(t, st, "s2"); n != 0 {
+		t.Fatalf("s2 indexed before catch-up: %d", n)
+	}
+
+	ix2 := store.NewIndexer(st, nil, 0)
+	ix2.Start()
+	n, err := audit.CatchUp(ctx, jdir, st, ix2)
+	ix2.Close()
+	if err != nil || n == 0 {
+		t.Fatalf("CatchUp = %d, %v", n, err)
+	}
+	if a, b := count(t, st, "s1"), count(t, st, "s2"); a != 3 || b != 4 {
+		t.Fatalf("after catch-up: s1 %d, s2 %d statements", a, b)
+	}
+	pos, _ := st.IndexedSeq(ctx)
+	if pos != 2+3*2+2+4*2 {
+		t.Fatalf("indexed position %d", pos)
+	}
+
+	if _, err := audit.Reindex(ctx, jdir, st, nil); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := count(t, st, "s1"), count(t, st, "s2"); a != 3 || b != 4 {
+		t.Fatalf("after reindex: s1 %d, s2 %d statements", a, b)
+	}
+	evs, err := audit.SessionEvents(jdir, &sluice.Session{ID: "s2", StartSeq: 9})
+	if err != nil || len(evs) != 10 || evs[9].Type != sluice.EventSessionEnd {
+		t.Fatalf("SessionEvents = %d events, %v", len(evs), err)
+	}
+}
+
+func TestRetain(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	j, err := journal.Open(ctx, journal.Options{Dir: dir, SegmentBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := store.NewIndexer(discard{}, nil, 0)
+	ix.Start()
+	for i := 0; i < 40; i++ {
+		session(t, audit.NewTrail(j, ix, nil), "s", 1)
+	}
+	ix.Close()
+	j.Close()
+	n, err := audit.Retain(dir, time.Hour, time.Now().Add(2*time.Hour))
+	if err != nil || n == 0 {
+		t.Fatalf("Retain removed %d segments, %v", n, err)
+	}
+	if n, _ := audit.Retain(dir, time.Hour, time.Now()); n != 0 {
+		t.Fatalf("Retain of recent segments removed %d", n)
+	}
+}
+
+// discard is an index that keeps nothing.
+type discard struct{}
+
+func (discard) ApplyIndex(context.Context, *store.IndexBatch) error { return nil }
