@@ -94,6 +94,14 @@ log: {level: warn}
 	}
 	direct := target{name: "direct", addr: pg.Addr(), user: role.Name, password: role.Password}
 	through := target{name: "sluice", addr: sluiceAddr, user: "bench", password: token}
+	targets := []target{direct}
+	if addr, stop, err := startPgBouncer(pg.Addr(), role.Name, role.Password); err != nil {
+		fmt.Fprintln(os.Stderr, "skipping PgBouncer:", err)
+	} else {
+		defer stop()
+		targets = append(targets, target{name: "pgbouncer", addr: addr, user: "bench", password: ""})
+	}
+	targets = append(targets, through)
 
 	fmt.Fprintln(os.Stderr, "pgbench -i...")
 	if out, err := direct.pgbench(work, "-i", "-q", "-s", strconv.Itoa(scale)); err != nil {
@@ -102,7 +110,7 @@ log: {level: warn}
 
 	var rows []string
 	for _, mode := range []string{"simple", "extended"} {
-		for _, t := range []target{direct, through} {
+		for _, t := range targets {
 			fmt.Fprintf(os.Stderr, "pgbench -S -M %s -c %d -T %s %s...\n", mode, clients, duration, t.name)
 			r, err := t.select1(work, mode, clients, duration)
 			if err != nil {
