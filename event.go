@@ -110,6 +110,10 @@ type Event struct {
 	Decision *Decision `json:"decision,omitempty"`
 	Result   *Result   `json:"result,omitempty"`
 
+	// Review is the review's state after a review step (EventReview):
+	// created, notified, decided, executed or expired; Reason names the step.
+	Review *Review `json:"review,omitempty"`
+
 	// Reason explains session ends and auth failures in words that hold no
 	// secret (never the token, never an upstream password).
 	Reason string `json:"reason,omitempty"`

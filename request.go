@@ -107,9 +107,9 @@ type Action string
 
 // The actions.
 const (
-	Allow  Action = "allow"
-	Deny   Action = "deny"
-	Review Action = "review" // hold until approvers decide
+	ActionAllow  Action = "allow"
+	ActionDeny   Action = "deny"
+	ActionReview Action = "review" // hold until approvers decide
 )
 
 // Decision is the gate's verdict on one request, with the rule that produced
@@ -126,6 +126,9 @@ type Decision struct {
 	Approvers    []string      `json:"approvers,omitempty"`
 	MinApprovals int           `json:"min_approvals,omitempty"`
 	Wait         time.Duration `json:"wait,omitempty"`
+	// ReviewID names the review that holds (Review) or released (Allow)
+	// the request.
+	ReviewID string `json:"review_id,omitempty"`
 }
 
 // Result is what came back for a request that was forwarded.

@@ -46,7 +46,7 @@ func auditSearchCmd() *cobra.Command {
 			}
 			if decision != "" {
 				f.Decision = sluice.Action(decision)
-				if f.Decision != sluice.Allow && f.Decision != sluice.Deny && f.Decision != sluice.Review {
+				if f.Decision != sluice.ActionAllow && f.Decision != sluice.ActionDeny && f.Decision != sluice.ActionReview {
 					return fmt.Errorf("--decision must be allow, deny or review")
 				}
 			}
@@ -189,7 +189,7 @@ func printTimeline(w io.Writer, s *sluice.Session, events []*sluice.Event) {
 			if len(ev.Request.Params) > 0 {
 				fmt.Fprintf(w, "%s  params %s\n", strings.Repeat(" ", len(at)), renderValues(ev.Request.Params))
 			}
-			if d.Action == sluice.Deny {
+			if d.Action == sluice.ActionDeny {
 				fmt.Fprintf(w, "%s  denied: %s\n", strings.Repeat(" ", len(at)), d.Message)
 			}
 		case sluice.EventResult:

@@ -56,10 +56,10 @@ func newFixture(t *testing.T) *fixture {
 		{ID: sid + "/2", Seq: 2, SessionID: sid, Text: "delete from recipes", Time: t0.Add(time.Second), Subject: "bot", Connection: "app"},
 	}
 	evs = append(evs,
-		&sluice.Event{Time: t0, Type: sluice.EventRequest, Session: sid, Request: reqs[0], Decision: &sluice.Decision{Action: sluice.Allow, Policy: "p", Rule: "1"}},
+		&sluice.Event{Time: t0, Type: sluice.EventRequest, Session: sid, Request: reqs[0], Decision: &sluice.Decision{Action: sluice.ActionAllow, Policy: "p", Rule: "1"}},
 		&sluice.Event{Time: t0, Type: sluice.EventResult, Session: sid, Request: reqs[0], Result: &sluice.Result{Rows: 1, Status: sluice.StatusOK,
 			Capture: &sluice.Capture{Columns: []sluice.Column{{Name: "secret_sauce"}}, Rows: [][]*string{{ptr("ketchup")}}}}},
-		&sluice.Event{Time: t0.Add(time.Second), Type: sluice.EventRequest, Session: sid, Request: reqs[1], Decision: &sluice.Decision{Action: sluice.Deny, Policy: "p", Rule: "2", Message: "no"}},
+		&sluice.Event{Time: t0.Add(time.Second), Type: sluice.EventRequest, Session: sid, Request: reqs[1], Decision: &sluice.Decision{Action: sluice.ActionDeny, Policy: "p", Rule: "2", Message: "no"}},
 		&sluice.Event{Time: t0.Add(2 * time.Second), Type: sluice.EventSessionEnd, Session: sid, Reason: sluice.EndClient},
 	)
 	for _, ev := range evs {

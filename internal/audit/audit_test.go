@@ -26,7 +26,7 @@ func session(t *testing.T, trail *audit.Trail, id string, n int) {
 	record(&sluice.Event{Time: now, Type: sluice.EventSessionStart, Session: id, Identity: &sluice.Identity{Subject: "bot"}, Connection: "app"})
 	for i := 1; i <= n; i++ {
 		req := &sluice.Request{ID: id + "/" + string(rune('0'+i)), SessionID: id, Seq: int64(i), Text: "select 1", Time: now, Subject: "bot"}
-		record(&sluice.Event{Time: now, Type: sluice.EventRequest, Session: id, Request: req, Decision: &sluice.Decision{Action: sluice.Allow}})
+		record(&sluice.Event{Time: now, Type: sluice.EventRequest, Session: id, Request: req, Decision: &sluice.Decision{Action: sluice.ActionAllow}})
 		record(&sluice.Event{Time: now, Type: sluice.EventResult, Session: id, Request: req, Result: &sluice.Result{Status: sluice.StatusOK, Rows: 1}})
 	}
 	record(&sluice.Event{Time: now, Type: sluice.EventSessionEnd, Session: id, Reason: sluice.EndClient})

@@ -155,7 +155,7 @@ func (s *Session) Begin(ctx context.Context, req *sluice.Request) (sluice.Decisi
 		return d, journalError(err)
 	}
 	switch d.Action {
-	case sluice.Allow:
+	case sluice.ActionAllow:
 		return d, nil
 	default:
 		msg := d.Message

@@ -95,7 +95,7 @@ func TestSessionLifecycle(t *testing.T) {
 	r1, r2 := &sluice.Request{Text: "select 1"}, &sluice.Request{Text: "select 2"}
 	for _, r := range []*sluice.Request{r1, r2} {
 		d, err := s.Begin(ctx, r)
-		if err != nil || d.Action != sluice.Allow || d.Policy != "agents" {
+		if err != nil || d.Action != sluice.ActionAllow || d.Policy != "agents" {
 			t.Fatalf("Begin = %+v, %v", d, err)
 		}
 	}

@@ -83,6 +83,15 @@ func appendEventFields(b []byte, ev *sluice.Event) ([]byte, error) {
 		b = append(b, `,"result":`...)
 		b = appendResult(b, ev.Result)
 	}
+	if ev.Review != nil {
+		// Review steps are rare: encoding/json writes them.
+		rv, err := json.Marshal(ev.Review)
+		if err != nil {
+			return b, err
+		}
+		b = append(b, `,"review":`...)
+		b = append(b, rv...)
+	}
 	b = appendOptString(b, `,"reason":`, ev.Reason)
 	return append(b, '}'), nil
 }
@@ -149,6 +158,7 @@ func appendDecision(b []byte, d *sluice.Decision) []byte {
 		b = append(b, `,"wait":`...)
 		b = strconv.AppendInt(b, int64(d.Wait), 10)
 	}
+	b = appendOptString(b, `,"review_id":`, d.ReviewID)
 	return append(b, '}')
 }
 

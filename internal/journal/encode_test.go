@@ -136,6 +136,18 @@ func fill(v reflect.Value, r *rand.Rand, depth int) {
 		if r.IntN(3) > 0 {
 			v.SetString(fillStrings[r.IntN(len(fillStrings))])
 		}
+	case reflect.Map:
+		if r.IntN(2) == 0 {
+			return
+		}
+		m := reflect.MakeMap(v.Type())
+		for range 1 + r.IntN(3) {
+			k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+			fill(k, r, depth+1)
+			fill(e, r, depth+1)
+			m.SetMapIndex(k, e)
+		}
+		v.Set(m)
 	case reflect.Bool:
 		v.SetBool(r.IntN(2) == 0)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:

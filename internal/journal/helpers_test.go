@@ -65,7 +65,7 @@ func testEvent(tag string) *sluice.Event {
 			Time: t, Subject: "agent-7f3c", Groups: []string{"ai-agents", "readers"},
 			Connection: "orders", ClientAddr: "10.1.2.3:51234",
 		},
-		Decision: &sluice.Decision{Action: sluice.Allow, Policy: "agents-orders", Rule: "1"},
+		Decision: &sluice.Decision{Action: sluice.ActionAllow, Policy: "agents-orders", Rule: "1"},
 		Reason:   tag,
 	}
 }

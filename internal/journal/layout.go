@@ -22,7 +22,8 @@ var knownLayouts = []struct {
 		"Identity *sluice.Identity identity,omitempty; Connection string connection,omitempty; " +
 		"Protocol sluice.Protocol protocol,omitempty; ClientAddr string client_addr,omitempty; " +
 		"Request *sluice.Request request,omitempty; Decision *sluice.Decision decision,omitempty; " +
-		"Result *sluice.Result result,omitempty; Reason string reason,omitempty"},
+		"Result *sluice.Result result,omitempty; Review *sluice.Review review,omitempty; " +
+		"Reason string reason,omitempty"},
 	{reflect.TypeFor[sluice.Identity](), "Subject string subject; Name string name,omitempty; " +
 		"Groups []string groups,omitempty; Client string client,omitempty; " +
 		"Method sluice.AuthMethod method; Issuer string issuer; TokenID string token_id,omitempty; " +
@@ -36,7 +37,7 @@ var knownLayouts = []struct {
 	{reflect.TypeFor[sluice.Decision](), "Action sluice.Action action; Policy string policy,omitempty; " +
 		"Rule string rule,omitempty; Message string message,omitempty; " +
 		"Approvers []string approvers,omitempty; MinApprovals int min_approvals,omitempty; " +
-		"Wait time.Duration wait,omitempty"},
+		"Wait time.Duration wait,omitempty; ReviewID string review_id,omitempty"},
 	{reflect.TypeFor[sluice.Result](), "Tag string tag,omitempty; Rows int64 rows; " +
 		"Duration time.Duration duration; Error string error,omitempty; Status string status; " +
 		"Capture *sluice.Capture capture,omitempty"},

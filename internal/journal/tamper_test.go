@@ -205,7 +205,7 @@ func TestTamperForgedSegment(t *testing.T) {
 		altered := first + 4
 		forge(t, dir, func(r *Record) bool {
 			if r.Seq == altered {
-				r.Event.Decision.Action = sluice.Deny
+				r.Event.Decision.Action = sluice.ActionDeny
 				return true
 			}
 			return false

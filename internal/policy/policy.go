@@ -112,5 +112,5 @@ func (e *Engine) Grant(id *sluice.Identity, conn string, addr netip.Addr) *Polic
 // Decide returns the decision for one request on a granted session. Until
 // statement rules exist, the grant decides: everything it covers is allowed.
 func (e *Engine) Decide(p *Policy, req *sluice.Request) sluice.Decision {
-	return sluice.Decision{Action: sluice.Allow, Policy: p.Name, Rule: "grant"}
+	return sluice.Decision{Action: sluice.ActionAllow, Policy: p.Name, Rule: "grant"}
 }

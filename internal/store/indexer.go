@@ -326,7 +326,7 @@ func NewIndexBatch(events []*sluice.Event, pending *Pending) *IndexBatch {
 			if ev.Request == nil || ev.Decision == nil {
 				continue
 			}
-			if ev.Decision.Action == sluice.Allow {
+			if ev.Decision.Action == sluice.ActionAllow {
 				pending.add(sessionOf(ev), pendingRequest{req: ev.Request, seq: ev.Seq, rule: ruleName(ev.Decision)})
 				continue
 			}
@@ -343,7 +343,7 @@ func NewIndexBatch(events []*sluice.Event, pending *Pending) *IndexBatch {
 				req = p.req // the request's own record, in case the result's is slimmer
 			}
 			r := statement(req, ev.Result)
-			r.Decision, r.Rule, r.RequestSeq, r.ResultSeq = sluice.Allow, p.rule, p.seq, ev.Seq
+			r.Decision, r.Rule, r.RequestSeq, r.ResultSeq = sluice.ActionAllow, p.rule, p.seq, ev.Seq
 			b.Statements = append(b.Statements, r)
 		}
 	}

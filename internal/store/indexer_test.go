@@ -56,9 +56,9 @@ func (j *journal) result(req *sluice.Event, rows int64) *sluice.Event {
 }
 
 var (
-	allow = sluice.Decision{Action: sluice.Allow, Policy: "p", Rule: "0"}
-	deny  = sluice.Decision{Action: sluice.Deny, Policy: "p", Rule: "3", Message: "no DDL"}
-	hold  = sluice.Decision{Action: sluice.Review, Policy: "p", Rule: "1", Message: "needs a DBA"}
+	allow = sluice.Decision{Action: sluice.ActionAllow, Policy: "p", Rule: "0"}
+	deny  = sluice.Decision{Action: sluice.ActionDeny, Policy: "p", Rule: "3", Message: "no DDL"}
+	hold  = sluice.Decision{Action: sluice.ActionReview, Policy: "p", Rule: "1", Message: "needs a DBA"}
 )
 
 func TestNewIndexBatch(t *testing.T) {
@@ -80,11 +80,11 @@ func TestNewIndexBatch(t *testing.T) {
 			RequestSeq: ev.Seq}
 	}
 	wantDrop := stmt(drop)
-	wantDrop.Decision, wantDrop.Rule, wantDrop.Status, wantDrop.Error = sluice.Deny, "p/3", sluice.StatusDenied, "no DDL"
+	wantDrop.Decision, wantDrop.Rule, wantDrop.Status, wantDrop.Error = sluice.ActionDeny, "p/3", sluice.StatusDenied, "no DDL"
 	wantDel := stmt(del)
-	wantDel.Decision, wantDel.Rule, wantDel.Status, wantDel.Error = sluice.Review, "p/1", sluice.StatusDenied, "needs a DBA"
+	wantDel.Decision, wantDel.Rule, wantDel.Status, wantDel.Error = sluice.ActionReview, "p/1", sluice.StatusDenied, "needs a DBA"
 	wantSel := stmt(sel)
-	wantSel.Decision, wantSel.Rule, wantSel.Status, wantSel.ResultSeq = sluice.Allow, "p/0", sluice.StatusOK, 6
+	wantSel.Decision, wantSel.Rule, wantSel.Status, wantSel.ResultSeq = sluice.ActionAllow, "p/0", sluice.StatusOK, 6
 	wantSel.Rows, wantSel.Tag, wantSel.Duration = 1, "SELECT 1", time.Millisecond
 	want := &store.IndexBatch{
 		Sessions: []*sluice.Session{{ID: "s1", Identity: *bot, Connection: "app", Protocol: sluice.ProtoPostgres,
@@ -132,7 +132,7 @@ func TestNewIndexBatchAcrossBatches(t *testing.T) {
 		request, response uint64
 	}{{"s1/2", 3, 4}, {"s1/1", 2, 5}} {
 		r := second.Statements[i]
-		if r.ID != want.id || r.RequestSeq != want.request || r.ResultSeq != want.response || r.Rule != "p/0" || r.Decision != sluice.Allow {
+		if r.ID != want.id || r.RequestSeq != want.request || r.ResultSeq != want.response || r.Rule != "p/0" || r.Decision != sluice.ActionAllow {
 			t.Errorf("statement %d = %s; want %s with request seq %d, result seq %d, rule p/0",
 				i, show(r), want.id, want.request, want.response)
 		}
@@ -145,7 +145,7 @@ func TestNewIndexBatchAcrossBatches(t *testing.T) {
 	// it) is indexed without the request's position or rule.
 	orphan := j.result(j.request("s9", 1, "select 9", allow), 9)
 	third := store.NewIndexBatch([]*sluice.Event{orphan}, &pending)
-	if r := third.Statements[0]; r.RequestSeq != 0 || r.ResultSeq != orphan.Seq || r.Rule != "" || r.Decision != sluice.Allow || r.Text != "select 9" {
+	if r := third.Statements[0]; r.RequestSeq != 0 || r.ResultSeq != orphan.Seq || r.Rule != "" || r.Decision != sluice.ActionAllow || r.Text != "select 9" {
 		t.Errorf("statement of an unseen request = %s", show(r))
 	}
 	// Without a Pending at all, the same.
@@ -247,12 +247,12 @@ func TestIndexer(t *testing.T) {
 	if len(stmts) != 2 {
 		t.Fatalf("%d statements, want 2: %s", len(stmts), show(stmts))
 	}
-	if a := stmts[0]; a.Text != "select 1" || a.Decision != sluice.Allow || a.Rule != "p/0" || a.Rows != 1 ||
+	if a := stmts[0]; a.Text != "select 1" || a.Decision != sluice.ActionAllow || a.Rule != "p/0" || a.Rows != 1 ||
 		a.Status != sluice.StatusOK || a.Tag != "SELECT 1" || a.RequestSeq != 2 || a.ResultSeq != 6 ||
 		a.Subject != "bot" || a.Connection != "app" || !reflect.DeepEqual(a.Groups, bot.Groups) {
 		t.Errorf("allowed = %s", show(a))
 	}
-	if d := stmts[1]; d.Text != "drop table t" || d.Decision != sluice.Deny || d.Rule != "p/3" ||
+	if d := stmts[1]; d.Text != "drop table t" || d.Decision != sluice.ActionDeny || d.Rule != "p/3" ||
 		d.Status != sluice.StatusDenied || d.Error != "no DDL" || d.RequestSeq != 3 || d.ResultSeq != 0 {
 		t.Errorf("denied = %s", show(d))
 	}

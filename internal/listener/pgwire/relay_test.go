@@ -276,7 +276,7 @@ func TestRecords(t *testing.T) {
 		if s == nil {
 			t.Fatalf("statement %q not recorded; have %d statements", text, len(stmts))
 		}
-		if s.Rows != rows || s.Status != status || !strings.HasPrefix(s.Error, errPrefix) || s.Decision != sluice.Allow {
+		if s.Rows != rows || s.Status != status || !strings.HasPrefix(s.Error, errPrefix) || s.Decision != sluice.ActionAllow {
 			t.Fatalf("statement %q = rows %d status %s error %q decision %s", text, s.Rows, s.Status, s.Error, s.Decision)
 		}
 		return s

@@ -123,7 +123,7 @@ func (d *DB) ListSessions(ctx context.Context, f store.SessionFilter) ([]*sluice
 	if f.HasDenied {
 		add(`EXISTS (SELECT 1 FROM statements
             WHERE statements.session_id = sessions.id AND statements.decision = ANY (?::text[]))`,
-			[]string{string(sluice.Deny), string(sluice.Review)})
+			[]string{string(sluice.ActionDeny), string(sluice.ActionReview)})
 	}
 	q := `SELECT ` + sessionColumns + ` FROM sessions`
 	if len(where) > 0 {

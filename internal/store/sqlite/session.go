@@ -131,7 +131,7 @@ func (d *DB) ListSessions(ctx context.Context, f store.SessionFilter) ([]*sluice
 	if f.HasDenied {
 		where = append(where, `EXISTS (SELECT 1 FROM statements
             WHERE statements.session_id = sessions.id AND statements.decision IN (?, ?))`)
-		args = append(args, string(sluice.Deny), string(sluice.Review))
+		args = append(args, string(sluice.ActionDeny), string(sluice.ActionReview))
 	}
 	q := `SELECT ` + sessionColumns + ` FROM sessions`
 	if len(where) > 0 {

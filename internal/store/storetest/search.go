@@ -45,21 +45,21 @@ func searchFixture(t *testing.T, st store.Store) map[string]*sluice.StatementRec
 		decision             sluice.Action
 		text, err, review    string
 	}{
-		{"r4", "s1", "alice", []string{"agents", "dba"}, "orders", 3, 14, sluice.ClassWrite, sluice.Allow,
+		{"r4", "s1", "alice", []string{"agents", "dba"}, "orders", 3, 14, sluice.ClassWrite, sluice.ActionAllow,
 			"UPDATE orders SET note = '100%_done'", "23505: Duplicate key value violates unique constraint", ""},
-		{"r9", "s4", "alice", []string{"ops"}, "orders", -1, 0, sluice.ClassPrivileged, sluice.Review,
+		{"r9", "s4", "alice", []string{"ops"}, "orders", -1, 0, sluice.ClassPrivileged, sluice.ActionReview,
 			"SET ROLE admin", "held", "rv-2"},
-		{"r1", "s1", "alice", []string{"agents", "dba"}, "orders", 1, 10, sluice.ClassRead, sluice.Allow,
+		{"r1", "s1", "alice", []string{"agents", "dba"}, "orders", 1, 10, sluice.ClassRead, sluice.ActionAllow,
 			"SELECT * FROM orders", "", ""},
-		{"r7", "s3", "carol", nil, "orders", 5, 0, sluice.ClassRead, sluice.Allow, "SELECT 1", "", ""},
-		{"r5", "s2", "bob", []string{"agents"}, "billing", 4, 16, sluice.ClassDDL | sluice.ClassDestructive, sluice.Deny,
+		{"r7", "s3", "carol", nil, "orders", 5, 0, sluice.ClassRead, sluice.ActionAllow, "SELECT 1", "", ""},
+		{"r5", "s2", "bob", []string{"agents"}, "billing", 4, 16, sluice.ClassDDL | sluice.ClassDestructive, sluice.ActionDeny,
 			"DROP TABLE invoices", "no DDL", ""},
-		{"r8", "s3", "carol", nil, "orders", 5, 0, sluice.ClassRead, sluice.Allow, "SELECT 2", "", ""},
-		{"r6", "s3", "carol", nil, "orders", 4, 15, sluice.ClassUnknown, sluice.Deny,
+		{"r8", "s3", "carol", nil, "orders", 5, 0, sluice.ClassRead, sluice.ActionAllow, "SELECT 2", "", ""},
+		{"r6", "s3", "carol", nil, "orders", 4, 15, sluice.ClassUnknown, sluice.ActionDeny,
 			"VACUUM orders", "unknown statement", ""},
-		{"r3", "s1", "alice", []string{"agents", "dba"}, "orders", 2, 12, sluice.ClassWrite | sluice.ClassDestructive, sluice.Review,
+		{"r3", "s1", "alice", []string{"agents", "dba"}, "orders", 2, 12, sluice.ClassWrite | sluice.ClassDestructive, sluice.ActionReview,
 			"DELETE FROM orders WHERE id = 1", "held for review", "rv-1"},
-		{"r2", "s2", "bob", []string{"agents"}, "billing", 2, 11, sluice.ClassRead, sluice.Allow,
+		{"r2", "s2", "bob", []string{"agents"}, "billing", 2, 11, sluice.ClassRead, sluice.ActionAllow,
 			"select count(*) from invoices", "", ""},
 	}
 	b := &store.IndexBatch{Seq: 16}
@@ -75,11 +75,11 @@ func searchFixture(t *testing.T, st store.Store) map[string]*sluice.StatementRec
 			r.StartedAt = time.Time{}
 		}
 		r.RequestSeq, r.ResultSeq = row.reqSeq, 0
-		if row.decision == sluice.Allow && row.reqSeq > 0 {
+		if row.decision == sluice.ActionAllow && row.reqSeq > 0 {
 			r.ResultSeq = row.reqSeq + 1
 		}
 		r.Class, r.Decision, r.Text, r.Error, r.ReviewID = row.class, row.decision, row.text, row.err, row.review
-		if row.decision != sluice.Allow {
+		if row.decision != sluice.ActionAllow {
 			r.Status, r.Tag, r.Rows = sluice.StatusDenied, "", 0
 		}
 		b.Statements = append(b.Statements, r)
@@ -140,9 +140,9 @@ func testSearchStatements(t *testing.T, st store.Store) {
 		{"class, one of several bits", F{Class: sluice.ClassDestructive}, []string{"r5", "r3"}},
 		{"class, any of the bits given", F{Class: sluice.ClassWrite | sluice.ClassDDL}, []string{"r5", "r4", "r3"}},
 		{"class unknown", F{Class: sluice.ClassUnknown}, []string{"r6"}},
-		{"decision deny", F{Decision: sluice.Deny}, []string{"r5", "r6"}},
-		{"decision review", F{Decision: sluice.Review}, []string{"r3", "r9"}},
-		{"decision allow", F{Decision: sluice.Allow}, []string{"r8", "r7", "r4", "r2", "r1"}},
+		{"decision deny", F{Decision: sluice.ActionDeny}, []string{"r5", "r6"}},
+		{"decision review", F{Decision: sluice.ActionReview}, []string{"r3", "r9"}},
+		{"decision allow", F{Decision: sluice.ActionAllow}, []string{"r8", "r7", "r4", "r2", "r1"}},
 
 		{"error, any", F{Error: store.ErrorAny}, []string{"r5", "r6", "r4", "r3", "r9"}},
 		{"error, any case", F{Error: "duplicate KEY"}, []string{"r4"}},
@@ -151,7 +151,7 @@ func testSearchStatements(t *testing.T, st store.Store) {
 		{"review id", F{ReviewID: "rv-1"}, []string{"r3"}},
 		{"review id is exact", F{ReviewID: "rv"}, nil},
 
-		{"subject and decision", F{Subject: "alice", Decision: sluice.Review}, []string{"r3", "r9"}},
+		{"subject and decision", F{Subject: "alice", Decision: sluice.ActionReview}, []string{"r3", "r9"}},
 		{"connection and class", F{Connection: "orders", Class: sluice.ClassRead}, []string{"r8", "r7", "r1"}},
 		{"group and since", F{Group: "agents", Since: minute(3)}, []string{"r5", "r4"}},
 		{"text and error", F{Text: "orders", Error: store.ErrorAny}, []string{"r6", "r4", "r3"}},
@@ -159,7 +159,7 @@ func testSearchStatements(t *testing.T, st store.Store) {
 		{"subject, group, connection, range", F{Subject: "bob", Group: "agents", Connection: "billing", Since: minute(1), Until: minute(3)},
 			[]string{"r2"}},
 		{"everything", F{Subject: "alice", Group: "dba", Connection: "orders", Session: "s1", Since: minute(2), Until: minute(3),
-			Text: "delete", Class: sluice.ClassDestructive, Decision: sluice.Review, Error: "review", ReviewID: "rv-1", Limit: 1},
+			Text: "delete", Class: sluice.ClassDestructive, Decision: sluice.ActionReview, Error: "review", ReviewID: "rv-1", Limit: 1},
 			[]string{"r3"}},
 		{"limit and subject", F{Subject: "alice", Limit: 2}, []string{"r4", "r3"}},
 		{"no match", F{Subject: "mallory"}, nil},
@@ -240,8 +240,8 @@ func testSearchSessions(t *testing.T, st store.Store) {
 		return r
 	}
 	b.Statements = []*sluice.StatementRecord{
-		decided("a1", "s1", sluice.Allow), decided("a2", "s2", sluice.Allow), decided("a3", "s5", sluice.Allow),
-		decided("d2", "s2", sluice.Deny), decided("v4", "s4", sluice.Review), decided("dx", "gone", sluice.Deny),
+		decided("a1", "s1", sluice.ActionAllow), decided("a2", "s2", sluice.ActionAllow), decided("a3", "s5", sluice.ActionAllow),
+		decided("d2", "s2", sluice.ActionDeny), decided("v4", "s4", sluice.ActionReview), decided("dx", "gone", sluice.ActionDeny),
 	}
 	mustApply(t, st, b)
 

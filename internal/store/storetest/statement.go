@@ -31,7 +31,7 @@ func statement(id, session string, seq int64) *sluice.StatementRecord {
 		Text:      "SELECT * FROM orders WHERE id = $1",
 		Params:    []*string{ptr("42")},
 		Class:     sluice.ClassRead,
-		Decision:  sluice.Allow,
+		Decision:  sluice.ActionAllow,
 		Rule:      "agents-orders/0",
 		StartedAt: at(time.Duration(seq) * time.Second),
 		Duration:  time.Duration(seq) * 1_234_567,
@@ -67,7 +67,7 @@ func testStatementRoundTrip(t *testing.T, st store.Store) {
 	r3.Text = "DELETE FROM orders\nWHERE note = 'it''s' -- ünïcödé ✓"
 	r3.Params = []*string{nil, ptr(""), ptr(`\x00ff`), nil} // NULLs survive
 	r3.Class = sluice.ClassWrite | sluice.ClassDestructive | sluice.ClassUnknown
-	r3.Decision = sluice.Review
+	r3.Decision = sluice.ActionReview
 	r3.Tag, r3.Status, r3.Error = "", sluice.StatusError, "23503: update or delete violates foreign key"
 	r3.Rows = 1 << 40
 	r3.Duration = 90*time.Second + 123_456_789 // nanoseconds are kept
@@ -78,7 +78,7 @@ func testStatementRoundTrip(t *testing.T, st store.Store) {
 
 	r2 := statement("r2", "s1", 2)
 	r2.Class = sluice.ClassRead | sluice.ClassWrite | sluice.ClassDDL | sluice.ClassDestructive | sluice.ClassPrivileged | sluice.ClassUnknown
-	r2.Decision, r2.Rule, r2.Status, r2.Tag = sluice.Deny, "", sluice.StatusDenied, ""
+	r2.Decision, r2.Rule, r2.Status, r2.Tag = sluice.ActionDeny, "", sluice.StatusDenied, ""
 	r2.StartedAt = time.Time{} // zero times round-trip as zero
 	r2.Duration, r2.Rows = 0, 0
 	r2.ResultSeq, r2.Groups = 0, nil // denied: no result record; no groups
