@@ -13,6 +13,7 @@ const (
 	EForbidden       = "forbidden"       // authenticated, but no grant or policy denies
 	ENotFound        = "not_found"       // unknown connection, session, review, ...
 	EInvalid         = "invalid"         // malformed request or input
+	EConflict        = "conflict"        // the target is not in a state that allows this
 	EProtocol        = "protocol"        // wire protocol violation
 	ETooLarge        = "too_large"       // message or body over the configured cap
 	EUnavailable     = "unavailable"     // upstream or journal cannot take the request now
@@ -73,6 +74,8 @@ func (e *Error) SQLState() string {
 		return "3D000" // invalid_catalog_name
 	case EInvalid:
 		return "22023" // invalid_parameter_value
+	case EConflict:
+		return "55000" // object_not_in_prerequisite_state
 	case EProtocol:
 		return "08P01" // protocol_violation
 	case ETooLarge:
@@ -99,6 +102,8 @@ func (e *Error) HTTPStatus() int {
 		return http.StatusNotFound
 	case EInvalid, EProtocol:
 		return http.StatusBadRequest
+	case EConflict:
+		return http.StatusConflict
 	case ETooLarge:
 		return http.StatusRequestEntityTooLarge
 	case EUnavailable:

@@ -89,9 +89,14 @@ type Request struct {
 	// Statement is the prepared statement name for extended-protocol
 	// requests; "" for the unnamed statement and for simple queries.
 	Statement string `json:"statement,omitempty"`
-	// Class and Tables are filled in by classification.
-	Class  Class    `json:"class"`
-	Tables []string `json:"tables,omitempty"`
+	// FunctionOID is set for the PostgreSQL FunctionCall message, which
+	// runs a function by its OID and carries no SQL text.
+	FunctionOID uint32 `json:"function_oid,omitempty"`
+	// Class, Tables and Fingerprint are filled in by classification; the
+	// fingerprint groups statements that differ only in constants.
+	Class       Class    `json:"class"`
+	Tables      []string `json:"tables,omitempty"`
+	Fingerprint string   `json:"fingerprint,omitempty"`
 	// Time is when the request reached the gate.
 	Time time.Time `json:"time"`
 	// Session context, set by the gate, so that each journal record names

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/policy"
 	"github.com/spf13/cobra"
 )
 
@@ -18,6 +19,9 @@ func configCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(path)
 			if err != nil {
+				return err
+			}
+			if _, err := compilePolicies(path, cfg); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d connections, %d policies, %d OIDC issuers, service tokens %s)\n",
@@ -61,4 +65,15 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
+}
+
+// compilePolicies compiles the policies' rules, reporting bad conditions
+// like other configuration problems (exit code 2, with their keys).
+func compilePolicies(path string, cfg *config.Config) (*policy.Engine, error) {
+	eng, err := policy.New(cfg.Policies)
+	if err != nil {
+		_, perr := reportProblems(path, func(string) (*config.Config, error) { return nil, err })
+		return nil, perr
+	}
+	return eng, nil
 }

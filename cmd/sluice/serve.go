@@ -23,7 +23,6 @@ import (
 	"github.com/sluicehq/sluice/internal/gate"
 	"github.com/sluicehq/sluice/internal/journal"
 	"github.com/sluicehq/sluice/internal/listener/pgwire"
-	"github.com/sluicehq/sluice/internal/policy"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/tlscert"
 )
@@ -78,9 +77,9 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 	if err := auth.Open(ctx); err != nil {
 		return fmt.Errorf("authentication: %w", err)
 	}
-	pol, err := policy.New(cfg.Policies)
+	pol, err := compilePolicies(path, cfg)
 	if err != nil {
-		return fmt.Errorf("policies: %w", err)
+		return err
 	}
 	j, err := openJournal(ctx, cfg, log)
 	if err != nil {

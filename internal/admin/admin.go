@@ -32,6 +32,8 @@ type Server struct {
 	Auditors []policy.Subject
 	// VerifierKey is the journal's public key, served to anyone.
 	VerifierKey string
+	// Reviews is the review flow; nil disables the review endpoints.
+	Reviews Reviews
 	Log         *slog.Logger
 }
 
@@ -42,6 +44,9 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/audit/statements", s.auditor(s.statements))
 	mux.Handle("GET /api/v1/audit/sessions", s.auditor(s.sessions))
 	mux.Handle("GET /api/v1/audit/sessions/{id}", s.auditor(s.session))
+	if s.Reviews != nil {
+		s.reviewRoutes(mux)
+	}
 }
 
 // auditor wraps h so that only authenticated auditors reach it.

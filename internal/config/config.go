@@ -25,6 +25,7 @@ type Config struct {
 	Connections []Connection `yaml:"connections"`
 	Policies    []Policy     `yaml:"policies"`
 	Audit       Audit        `yaml:"audit"`
+	Reviews     Reviews      `yaml:"reviews"`
 	Limits      Limits       `yaml:"limits"`
 	Log         Log          `yaml:"log"`
 }
@@ -120,6 +121,36 @@ type Policy struct {
 	// Sources limits client addresses to these CIDRs (a bare IP is a /32 or
 	// /128). Empty allows any address.
 	Sources []string `yaml:"sources"`
+	// Rules decide each request, first match wins; when no rule matches the
+	// request is denied. A policy without rules allows every request of the
+	// connections it grants.
+	Rules []Rule `yaml:"rules"`
+	// ReadOnly opens the upstream connection with
+	// default_transaction_read_only=on, a second line of defence behind the
+	// rules. It is implied when every rule that can let a request through
+	// has `when: read`.
+	ReadOnly bool `yaml:"read_only"`
+}
+
+// Rule is one statement-level rule of a policy.
+type Rule struct {
+	// Name labels the rule in decisions and the audit trail. Default: its
+	// position ("rule 2").
+	Name string `yaml:"name"`
+	// When is a CEL expression over the request and the identity (see
+	// docs/policy.md); it must be true for the rule to apply. Default true.
+	When string `yaml:"when"`
+	// Action is allow, deny or review.
+	Action string `yaml:"action"`
+	// Message is shown to the agent when the rule denies.
+	Message string `yaml:"message"`
+	// Approvers, for review: subject patterns of who may approve.
+	Approvers []string `yaml:"approvers"`
+	// MinApprovals, for review: how many distinct approvers must approve.
+	// Default 1.
+	MinApprovals int `yaml:"min_approvals"`
+	// Wait, for review: how long the agent's request is held. Default 2m.
+	Wait Duration `yaml:"wait"`
 }
 
 // Audit configures what is recorded about each request.
@@ -155,6 +186,16 @@ type Audit struct {
 	Auditors []string `yaml:"auditors"`
 }
 
+// Reviews configures the approval flow of held requests.
+type Reviews struct {
+	// Validity is how long an approval stays usable once the agent stopped
+	// waiting: within it, the same subject may run exactly that statement
+	// on that connection once. Default 1h.
+	Validity Duration `yaml:"validity"`
+	// ConsoleURL is the console's base URL, for links in notifications.
+	ConsoleURL string `yaml:"console_url"`
+}
+
 // Limits protects the gateway from oversized or slow input.
 type Limits struct {
 	// MaxMessageBytes caps one client protocol message. Default 16 MiB, at
@@ -187,6 +228,8 @@ const (
 	DefaultMaxSessions     = 10000
 	DefaultLeeway          = 30 * time.Second
 	MaxLeeway              = 60 * time.Second
+	DefaultReviewWait      = 2 * time.Minute
+	DefaultReviewValidity  = time.Hour
 )
 
 // ApplyDefaults fills empty fields with their defaults. Listener addresses
@@ -235,6 +278,25 @@ func (c *Config) ApplyDefaults() {
 		if cn.ConnectTimeout == 0 {
 			cn.ConnectTimeout = Duration(DefaultConnectTimeout)
 		}
+	}
+	for i := range c.Policies {
+		for j := range c.Policies[i].Rules {
+			r := &c.Policies[i].Rules[j]
+			if r.When == "" {
+				r.When = "true"
+			}
+			if r.Action == "review" {
+				if r.MinApprovals == 0 {
+					r.MinApprovals = 1
+				}
+				if r.Wait == 0 {
+					r.Wait = Duration(DefaultReviewWait)
+				}
+			}
+		}
+	}
+	if c.Reviews.Validity == 0 {
+		c.Reviews.Validity = Duration(DefaultReviewValidity)
 	}
 	if c.Audit.Sync == "" {
 		c.Audit.Sync = "batch"

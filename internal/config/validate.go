@@ -219,6 +219,38 @@ func (c *Config) validatePolicies(ps *Problems) {
 				ps.add(fmt.Sprintf("%s.sources[%d]", key, j), "%v", err)
 			}
 		}
+		for j, r := range p.Rules {
+			validateRule(ps, fmt.Sprintf("%s.rules[%d]", key, j), r)
+		}
+	}
+}
+
+func validateRule(ps *Problems, key string, r Rule) {
+	switch r.Action {
+	case "allow", "deny":
+		if len(r.Approvers) > 0 || r.MinApprovals != 0 || r.Wait != 0 {
+			ps.add(key, "approvers, min_approvals and wait apply to action review only")
+		}
+	case "review":
+		if len(r.Approvers) == 0 {
+			ps.add(key+".approvers", "required for review: who may approve")
+		}
+		for k, a := range r.Approvers {
+			if kind, name, ok := strings.Cut(a, ":"); !ok || (kind != "group" && kind != "subject") || name == "" {
+				ps.add(fmt.Sprintf("%s.approvers[%d]", key, k), "%q must be group:NAME or subject:NAME", a)
+			}
+		}
+		if r.MinApprovals < 1 || r.MinApprovals > 10 {
+			ps.add(key+".min_approvals", "must be between 1 and 10")
+		}
+		if r.Wait < 0 || r.Wait.D() > 24*time.Hour {
+			ps.add(key+".wait", "must be between 0s and 24h")
+		}
+	default:
+		ps.add(key+".action", "must be allow, deny or review, not %q", r.Action)
+	}
+	if r.Message != "" && r.Action != "deny" {
+		ps.add(key+".message", "applies to action deny only")
 	}
 }
 
@@ -264,6 +296,9 @@ func (c *Config) validateAudit(ps *Problems) {
 	}
 	if c.Audit.FsyncInterval < 0 {
 		ps.add("audit.fsync_interval", "must not be negative")
+	}
+	if c.Reviews.Validity < 0 || c.Reviews.Validity.D() > 7*24*time.Hour {
+		ps.add("reviews.validity", "must be between 0s and 168h")
 	}
 	if c.Audit.Retention < 0 || c.Audit.Retention > 0 && c.Audit.Retention.D() < time.Hour {
 		ps.add("audit.retention", "must be at least 1h (or 0 to keep everything)")

@@ -1,7 +1,8 @@
 // Package gate is the one pipeline every front door calls. A listener
 // translates its wire format into a sluice.Request and asks the gate: the
-// gate checks the grant, decides with the policy, records the request before
-// it may be forwarded (fail closed), and records the result afterwards.
+// gate checks the grant, classifies the request, decides with the policy,
+// records the request before it may be forwarded (fail closed), holds it
+// for approval when a rule says so, and records the result afterwards.
 package gate
 
 import (
@@ -10,12 +11,12 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/netip"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/policy"
+	"github.com/sluicehq/sluice/internal/sqlclass"
 )
 
 // Recorder persists audit events in order. Record must not return before an
@@ -26,12 +27,22 @@ type Recorder interface {
 	Record(ctx context.Context, ev *sluice.Event) error
 }
 
-// Gate decides and records every request. It is safe for concurrent use.
+// Reviews is the subset of the review flow the gate uses.
+type Reviews interface {
+	Open(ctx context.Context, req *sluice.Request, d sluice.Decision, reasons []string) (*sluice.Review, error)
+	Wait(ctx context.Context, id string, until time.Time) (*sluice.Review, error)
+	Claim(ctx context.Context, id string) (*sluice.Review, error)
+}
+
+// Gate decides and records every request. Set Reviews before use if any
+// rule can ask for a review. It is safe for concurrent use.
 type Gate struct {
-	policy *policy.Engine
-	conns  map[string]sluice.ConnType
-	rec    Recorder
-	log    *slog.Logger
+	policy  *policy.Engine
+	conns   map[string]sluice.ConnType
+	rec     Recorder
+	log     *slog.Logger
+	sqlc    *sqlclass.Cache
+	Reviews Reviews
 	// Now returns the current time; tests may replace it before use.
 	Now func() time.Time
 }
@@ -42,7 +53,8 @@ func New(p *policy.Engine, conns map[string]sluice.ConnType, rec Recorder, log *
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Gate{policy: p, conns: conns, rec: rec, log: log, Now: time.Now}
+	return &Gate{policy: p, conns: conns, rec: rec, log: log, Now: time.Now,
+		sqlc: sqlclass.NewCache(sqlclass.DefaultCacheEntries)}
 }
 
 // SessionInfo describes a session a front door wants to open.
@@ -53,17 +65,20 @@ type SessionInfo struct {
 	ClientAddr netip.AddrPort
 }
 
-// Session is a granted session. Begin and Done may be called from different
-// goroutines; requests must be begun in the order they were received.
+// Session is a granted session. Begin and Await are called from the goroutine
+// that reads the client, in the order requests arrive; Done may be called
+// from another goroutine.
 type Session struct {
 	gate   *Gate
 	rec    sluice.Session
 	policy *policy.Policy
 	ctype  sluice.ConnType
+	sql    *sqlclass.Session // client loop only
 
-	mu     sync.Mutex
-	seq    int64
-	closed bool
+	mu       sync.Mutex
+	seq      int64
+	closed   bool
+	analyses map[*sluice.Request]*sqlclass.Analysis // requests begun and not done
 }
 
 // journalError is what the caller sees when the audit record cannot be
@@ -93,9 +108,11 @@ func (g *Gate) OpenSession(ctx context.Context, info SessionInfo) (*Session, err
 	}
 	now := g.Now()
 	s := &Session{
-		gate:   g,
-		policy: p,
-		ctype:  ctype,
+		gate:     g,
+		policy:   p,
+		ctype:    ctype,
+		sql:      &sqlclass.Session{Cache: g.sqlc, DefaultReadOnly: p.ReadOnly},
+		analyses: map[*sluice.Request]*sqlclass.Analysis{},
 		rec: sluice.Session{
 			ID:         newSessionID(now),
 			Identity:   *info.Identity,
@@ -132,47 +149,9 @@ func (s *Session) Info() *sluice.Session { return &s.rec }
 // ID returns the session id.
 func (s *Session) ID() string { return s.rec.ID }
 
-// Begin numbers req, decides on it and records it. When the returned error
-// is nil the decision is Allow and the caller may forward the request; it
-// must later call Done. Otherwise the error, a *sluice.Error, is what the
-// caller sees: the decision's message for a denial, or EUnavailable when the
-// request could not be recorded.
-func (s *Session) Begin(ctx context.Context, req *sluice.Request) (sluice.Decision, error) {
-	s.mu.Lock()
-	s.seq++
-	req.Seq = s.seq
-	s.mu.Unlock()
-	req.SessionID = s.rec.ID
-	req.ID = s.rec.ID + "/" + strconv.FormatInt(req.Seq, 10)
-	req.Time = s.gate.Now()
-	req.Subject, req.Groups = s.rec.Identity.Subject, s.rec.Identity.Groups
-	req.Connection, req.ClientAddr = s.rec.Connection, s.rec.ClientAddr
-
-	d := s.gate.policy.Decide(s.policy, req)
-	ev := &sluice.Event{Time: req.Time, Type: sluice.EventRequest, Session: s.rec.ID, Request: req, Decision: &d}
-	if err := s.gate.rec.Record(ctx, ev); err != nil {
-		s.gate.log.Error("record request", "request", req.ID, "err", err)
-		return d, journalError(err)
-	}
-	switch d.Action {
-	case sluice.ActionAllow:
-		return d, nil
-	default:
-		msg := d.Message
-		if msg == "" {
-			msg = "denied by policy " + d.Policy
-		}
-		return d, &sluice.Error{Code: sluice.EForbidden, Message: msg}
-	}
-}
-
-// Done records the result of a request that Begin allowed.
-func (s *Session) Done(ctx context.Context, req *sluice.Request, res *sluice.Result) {
-	ev := &sluice.Event{Time: s.gate.Now(), Type: sluice.EventResult, Session: s.rec.ID, Request: req, Result: res}
-	if err := s.gate.rec.Record(ctx, ev); err != nil {
-		s.gate.log.Error("record result", "request", req.ID, "err", err)
-	}
-}
+// ReadOnly reports whether the session's upstream connection must be opened
+// read-only (its policy only ever lets reads through).
+func (s *Session) ReadOnly() bool { return s.policy.ReadOnly }
 
 // Close records the session's end. Only the first call has an effect.
 func (s *Session) Close(ctx context.Context, reason string) {

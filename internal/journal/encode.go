@@ -128,9 +128,14 @@ func appendRequest(b []byte, r *sluice.Request) ([]byte, error) {
 		b = appendNullableStrings(b, r.Params)
 	}
 	b = appendOptString(b, `,"statement":`, r.Statement)
+	if r.FunctionOID != 0 {
+		b = append(b, `,"function_oid":`...)
+		b = strconv.AppendUint(b, uint64(r.FunctionOID), 10)
+	}
 	b = append(b, `,"class":`...)
 	b = strconv.AppendUint(b, uint64(r.Class), 10)
 	b = appendOptStrings(b, `,"tables":`, r.Tables)
+	b = appendOptString(b, `,"fingerprint":`, r.Fingerprint)
 	b = append(b, `,"time":`...)
 	b, err := appendTime(b, r.Time)
 	if err != nil {

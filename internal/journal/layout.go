@@ -30,8 +30,9 @@ var knownLayouts = []struct {
 		"ExpiresAt time.Time expires_at"},
 	{reflect.TypeFor[sluice.Request](), "ID string id; Seq int64 seq; SessionID string session_id; " +
 		"Kind sluice.RequestKind kind; Text string text; Params []*string params,omitempty; " +
-		"Statement string statement,omitempty; Class sluice.Class class; " +
-		"Tables []string tables,omitempty; Time time.Time time; Subject string subject,omitempty; " +
+		"Statement string statement,omitempty; FunctionOID uint32 function_oid,omitempty; " +
+		"Class sluice.Class class; Tables []string tables,omitempty; " +
+		"Fingerprint string fingerprint,omitempty; Time time.Time time; Subject string subject,omitempty; " +
 		"Groups []string groups,omitempty; Connection string connection,omitempty; " +
 		"ClientAddr string client_addr,omitempty"},
 	{reflect.TypeFor[sluice.Decision](), "Action sluice.Action action; Policy string policy,omitempty; " +

@@ -25,6 +25,10 @@ type Policy struct {
 	Subjects    []Subject
 	Connections []string
 	Sources     []netip.Prefix
+	// ReadOnly says sessions under this policy open their upstream
+	// connection read-only.
+	ReadOnly bool
+	rules    []rule
 }
 
 // Subject matches identities: by group, by subject, or anyone ("*").
@@ -58,12 +62,39 @@ func (s Subject) Matches(id *sluice.Identity) bool {
 	return false
 }
 
-// New compiles configured policies. The configuration is expected to be
-// validated; New still returns an error rather than guess.
+// New compiles configured policies and their rules. Errors are
+// config.Problems naming the key of each bad rule condition.
 func New(cfg []config.Policy) (*Engine, error) {
+	env, err := newEnv()
+	if err != nil {
+		return nil, fmt.Errorf("policy environment: %w", err)
+	}
 	e := &Engine{}
-	for _, cp := range cfg {
-		p := &Policy{Name: cp.Name, Connections: slices.Clone(cp.Connections)}
+	var ps config.Problems
+	for i, cp := range cfg {
+		p := &Policy{Name: cp.Name, Connections: slices.Clone(cp.Connections), ReadOnly: cp.ReadOnly}
+		readOnlyRules := len(cp.Rules) > 0
+		for j, cr := range cp.Rules {
+			prog, err := compileWhen(env, cr.When)
+			if err != nil {
+				ps = append(ps, config.Problem{Key: fmt.Sprintf("policies[%d].rules[%d].when", i, j), Message: err.Error()})
+				continue
+			}
+			name := cr.Name
+			if name == "" {
+				name = fmt.Sprintf("rule %d", j+1)
+			}
+			d := sluice.Decision{Action: sluice.Action(cr.Action), Policy: cp.Name, Rule: name, Message: cr.Message,
+				Approvers: slices.Clone(cr.Approvers), MinApprovals: cr.MinApprovals, Wait: cr.Wait.D()}
+			if d.Action == sluice.ActionDeny && d.Message == "" {
+				d.Message = fmt.Sprintf("denied by %s of policy %q", name, cp.Name)
+			}
+			if d.Action != sluice.ActionDeny && strings.TrimSpace(cr.When) != "read" {
+				readOnlyRules = false
+			}
+			p.rules = append(p.rules, rule{name: name, when: cr.When, prog: prog, decision: d})
+		}
+		p.ReadOnly = p.ReadOnly || readOnlyRules
 		for _, s := range cp.Subjects {
 			sub, err := ParseSubject(s)
 			if err != nil {
@@ -79,6 +110,9 @@ func New(cfg []config.Policy) (*Engine, error) {
 			p.Sources = append(p.Sources, pfx)
 		}
 		e.policies = append(e.policies, p)
+	}
+	if len(ps) > 0 {
+		return nil, ps
 	}
 	return e, nil
 }
@@ -107,10 +141,4 @@ func (e *Engine) Grant(id *sluice.Identity, conn string, addr netip.Addr) *Polic
 		}
 	}
 	return nil
-}
-
-// Decide returns the decision for one request on a granted session. Until
-// statement rules exist, the grant decides: everything it covers is allowed.
-func (e *Engine) Decide(p *Policy, req *sluice.Request) sluice.Decision {
-	return sluice.Decision{Action: sluice.ActionAllow, Policy: p.Name, Rule: "grant"}
 }

@@ -1,7 +1,8 @@
-// Package store defines the gateway's state store: service tokens, and an
-// index of the audit journal (sessions and statements, and the journal
-// position the index has reached) that `sluice audit search` queries and
-// `sluice audit reindex` rebuilds from the journal. Backends live in
+// Package store defines the gateway's state store: service tokens, reviews
+// (requests held for approval), and an index of the audit journal (sessions
+// and statements, and the journal position the index has reached) that
+// `sluice audit search` queries and `sluice audit reindex` rebuilds from the
+// journal. Backends live in
 // subpackages (sqlite, the embedded default, and postgres, for several
 // replicas sharing state); storetest holds the conformance suite every
 // backend must pass. The Indexer keeps the index up to date.
@@ -17,6 +18,15 @@ import (
 
 // ErrNotFound is returned when a looked-up record does not exist.
 var ErrNotFound = errors.New("not found")
+
+// ErrReviewClosed is returned when a review cannot take a step because of
+// its status: a decision on a review that is no longer pending, or a claim
+// of a review that is not approved or whose approval is no longer valid.
+var ErrReviewClosed = errors.New("review is closed")
+
+// ErrAlreadyVoted is returned when an approver decides a review they have
+// already decided.
+var ErrAlreadyVoted = errors.New("approver has already voted on this review")
 
 // Store is the gateway's persistent state. Implementations are safe for
 // concurrent use by many goroutines and by several processes sharing the same
@@ -59,7 +69,7 @@ type Store interface {
 	IndexedSeq(ctx context.Context) (uint64, error)
 	// ResetIndex deletes every session and statement and sets the indexed
 	// position to 0, in one transaction, so that the index can be rebuilt
-	// from the journal. Service tokens are kept.
+	// from the journal. Service tokens and reviews are kept.
 	ResetIndex(ctx context.Context) error
 	// SearchStatements returns the statements matching f, newest first:
 	// by StartedAt descending (statements without a start time last), then
@@ -75,6 +85,60 @@ type Store interface {
 	// RevokeToken marks a token revoked at the given time. Revoking twice
 	// keeps the first time. It returns ErrNotFound for an unknown id.
 	RevokeToken(ctx context.Context, id string, at time.Time) error
+
+	// Reviews are state shared by every replica, not part of the index:
+	// the journal records each step, and ResetIndex leaves them alone. A
+	// review's requester is its Request.Subject and its connection
+	// Request.Connection.
+	//
+	// CreateReview records a new review. The ID must be unique and the
+	// Status pending; CreatedAt and ValidUntil must be set and MinApprovals
+	// must be at least 1. Every field is stored as given, Decisions (which
+	// must name distinct approvers) and Tickets included.
+	CreateReview(ctx context.Context, r *sluice.Review) error
+	// GetReview returns one review, with its decisions in the order they
+	// were added, or ErrNotFound.
+	GetReview(ctx context.Context, id string) (*sluice.Review, error)
+	// ListReviews returns the reviews matching f, newest first: by
+	// CreatedAt descending, then by ID descending.
+	ListReviews(ctx context.Context, f ReviewFilter) ([]*sluice.Review, error)
+	// AddReviewDecision appends d to the decisions of a pending review and
+	// returns the review as it then is. It is atomic, also against other
+	// processes sharing the store: a deny makes the review denied; an
+	// approval that brings the number of distinct approving approvers to
+	// MinApprovals makes it approved; DecidedAt becomes d.At when the
+	// review leaves pending. d.By and d.At must be set.
+	//
+	// It returns ErrNotFound for an unknown id; ErrReviewClosed if the
+	// review is not pending (decided, expired or executed) or its
+	// ValidUntil is at or before d.At (it is expired in all but name until
+	// ExpireReviews runs); and ErrAlreadyVoted if d.By has already decided
+	// this review. On error nothing is changed.
+	AddReviewDecision(ctx context.Context, id string, d sluice.ReviewDecision) (*sluice.Review, error)
+	// ClaimReview marks an approved review executed, so that its statement
+	// runs exactly once: it succeeds only when the review is approved and
+	// now is before its ValidUntil, sets ExecutedAt to now and returns the
+	// review as it then is. Otherwise it returns ErrReviewClosed, or
+	// ErrNotFound for an unknown id. Of concurrent claims of one review,
+	// in this process or others, exactly one succeeds.
+	ClaimReview(ctx context.Context, id string, now time.Time) (*sluice.Review, error)
+	// FindReview returns the newest review (as ListReviews orders them)
+	// whose requester is subject, on connection, for the statement with
+	// the given hash, whose status is one of statuses (any status when
+	// statuses is empty) and whose ValidUntil is after now. It returns
+	// ErrNotFound when there is none.
+	FindReview(ctx context.Context, subject, connection, hash string, statuses []sluice.ReviewStatus, now time.Time) (*sluice.Review, error)
+	// ExpireReviews marks every pending or approved review whose
+	// ValidUntil is at or before now expired, and returns those reviews as
+	// they then are, newest first. Each review is returned by exactly one
+	// call, even when several processes expire at once. DecidedAt and
+	// ExecutedAt are left as they are.
+	ExpireReviews(ctx context.Context, now time.Time) ([]*sluice.Review, error)
+	// SetReviewTicket records ref as the notifier's reference for review
+	// id (a Slack message, a GitHub issue), replacing an earlier one of the
+	// same notifier. It works on a review of any status. notifier must not
+	// be empty. It returns ErrNotFound for an unknown id.
+	SetReviewTicket(ctx context.Context, id, notifier, ref string) error
 
 	// Close releases the store. It is idempotent.
 	Close() error
@@ -121,12 +185,25 @@ type StatementFilter struct {
 	Limit int
 }
 
+// ReviewFilter selects reviews for ListReviews. Zero fields match
+// everything; set fields must all match.
+type ReviewFilter struct {
+	// Statuses keeps reviews having any of these statuses.
+	Statuses []sluice.ReviewStatus
+	// Subject (the requester's) and Connection match exactly.
+	Subject, Connection string
+	// Since keeps reviews created at or after it.
+	Since time.Time
+	// Limit is the most reviews returned: 0 means 100; negative is an error.
+	Limit int
+}
+
 // ErrorAny is the StatementFilter.Error value that keeps only statements
 // with an error.
 const ErrorAny = "*"
 
-// DefaultLimit is the number of sessions or statements a list or search
-// returns when its filter's Limit is 0.
+// DefaultLimit is the number of sessions, statements or reviews a list or
+// search returns when its filter's Limit is 0.
 const DefaultLimit = 100
 
 // IndexBatch is one atomic update of the index the state store keeps of the

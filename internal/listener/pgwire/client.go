@@ -43,7 +43,7 @@ func (s *session) clientLoop(ctx context.Context) error {
 		case 'Q':
 			err = s.query(ctx, frame)
 		case 'P':
-			err = s.parse(frame)
+			err = s.parse(ctx, frame)
 		case 'B':
 			err = s.bind(frame)
 		case 'E':
@@ -98,7 +98,7 @@ func (s *session) query(ctx context.Context, frame []byte) error {
 	// A simple query replaces the unnamed statement and portal.
 	delete(s.stmts, "")
 	delete(s.portals, "")
-	if _, err := s.gs.Begin(ctx, req); err != nil {
+	if err := s.admit(ctx, req); err != nil {
 		s.refuse(req, err, true)
 		return nil
 	}
@@ -107,8 +107,27 @@ func (s *session) query(ctx context.Context, frame []byte) error {
 	return nil
 }
 
+// admit asks the gate about req and, when a rule holds it for review, waits
+// for the decision while the client waits. It returns nil when req may be
+// forwarded now.
+func (s *session) admit(ctx context.Context, req *sluice.Request) error {
+	d, err := s.gs.Begin(ctx, req)
+	if err != nil {
+		return err
+	}
+	if d.Action != sluice.ActionReview {
+		return nil
+	}
+	// Write what is batched before holding: earlier statements of a
+	// pipeline must not wait for this one's approval.
+	if err := s.uw.flush(); err != nil {
+		return sluice.Errorf(sluice.EUnavailable, "the connection to the database was lost").WithCause(err)
+	}
+	return s.hold(ctx, req, d)
+}
+
 // parse remembers a prepared statement's text.
-func (s *session) parse(frame []byte) error {
+func (s *session) parse(ctx context.Context, frame []byte) error {
 	name, rest, ok := cstring(frame[5:])
 	if !ok {
 		return malformed("Parse")
@@ -117,7 +136,23 @@ func (s *session) parse(frame []byte) error {
 	if !ok {
 		return malformed("Parse")
 	}
-	s.stmts[string(name)] = &prepared{name: string(name), text: string(text)}
+	st := &prepared{name: string(name), text: string(text)}
+	req := &sluice.Request{Kind: sluice.KindSQL, Text: st.text, Statement: st.name}
+	if d := s.gs.Check(req); d.Action == sluice.ActionDeny {
+		// A statement the policy denies never reaches the upstream, not
+		// even as a Parse: record the denial and answer as PostgreSQL
+		// answers a failed Parse.
+		_, err := s.gs.Begin(ctx, req)
+		if err == nil {
+			err = sluice.Errorf(sluice.EForbidden, "denied by policy %s", d.Policy)
+		}
+		s.refuse(req, err, false)
+		return nil
+	}
+	s.stmts[st.name] = st
+	if st.name != "" {
+		s.gs.Parsed(st.name, st.text)
+	}
 	s.uw.raw(frame)
 	return nil
 }
@@ -202,7 +237,7 @@ func (s *session) execute(ctx context.Context, frame []byte) error {
 		req.Params = p.params
 		req.Text = p.stmt.text
 	}
-	if _, err := s.gs.Begin(ctx, req); err != nil {
+	if err := s.admit(ctx, req); err != nil {
 		s.refuse(req, err, false)
 		return nil
 	}
@@ -251,6 +286,9 @@ func (s *session) close(frame []byte) error {
 	switch body[0] {
 	case 'S':
 		delete(s.stmts, string(name))
+		if len(name) > 0 {
+			s.gs.Closed(string(name))
+		}
 	case 'P':
 		delete(s.portals, string(name))
 	default:
@@ -268,8 +306,9 @@ func (s *session) functionCall(ctx context.Context, frame []byte) error {
 		return malformed("FunctionCall")
 	}
 	oid := binary.BigEndian.Uint32(body)
-	req := &sluice.Request{Kind: sluice.KindSQL, Text: fmt.Sprintf("-- FunctionCall protocol message\nfunction oid %d", oid)}
-	if _, err := s.gs.Begin(ctx, req); err != nil {
+	req := &sluice.Request{Kind: sluice.KindSQL, FunctionOID: oid,
+		Text: fmt.Sprintf("-- FunctionCall protocol message\nfunction oid %d", oid)}
+	if err := s.admit(ctx, req); err != nil {
 		s.refuse(req, err, true)
 		return nil
 	}

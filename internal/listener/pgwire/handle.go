@@ -81,7 +81,7 @@ func (srv *Server) handle(c *clientConn) {
 		srv.fatal(st.conn, sluice.AsError(err))
 		return
 	}
-	up, err := srv.Upstream.Dial(ctx, info.Connection, upstreamParams(st.params))
+	up, err := srv.Upstream.Dial(ctx, info.Connection, upstreamParams(st.params, gs.ReadOnly()))
 	if err != nil {
 		srv.Log.Error("upstream connect failed", "session", gs.ID(), "connection", info.Connection, "err", err)
 		gs.Close(context.Background(), "upstream_unavailable")

@@ -46,8 +46,9 @@ type session struct {
 	txStatus byte
 
 	q          queue
-	clientGone atomic.Bool                  // the client loop ended first
-	ended      atomic.Pointer[sluice.Error] // why terminate ended the session
+	clientGone atomic.Bool                        // the client loop ended first
+	holding    atomic.Pointer[context.CancelFunc] // ends the review hold in progress
+	ended      atomic.Pointer[sluice.Error]       // why terminate ended the session
 	endOnce    sync.Once
 	reason     string // why the session ends; first cause wins
 	done       chan struct{}
@@ -177,8 +178,13 @@ func (s *session) terminate(reason string, e *sluice.Error) {
 // cancelTimeout bounds delivering a cancel request upstream.
 const cancelTimeout = 5 * time.Second
 
-// cancel forwards a client's cancel request upstream.
+// cancel ends a review hold in progress or, when none is, forwards a
+// client's cancel request upstream.
 func (s *session) cancel() {
+	if c := s.holding.Load(); c != nil {
+		(*c)()
+		return
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), cancelTimeout)
 		defer cancel()

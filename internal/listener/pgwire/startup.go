@@ -194,17 +194,28 @@ func clientAddr(c net.Conn) netip.AddrPort {
 
 // forwardedParams are the startup parameters passed to the upstream server.
 // Others (notably options, which can set any GUC, and replication) are not.
+// search_path is not among them: it changes what unqualified names mean,
+// so it is set only with SET, which the classifier sees.
 var forwardedParams = []string{
-	"application_name", "client_encoding", "DateStyle", "TimeZone", "IntervalStyle",
-	"extra_float_digits", "search_path", "datestyle", "timezone", "intervalstyle",
+	"application_name", "DateStyle", "TimeZone", "IntervalStyle",
+	"extra_float_digits", "datestyle", "timezone", "intervalstyle",
 }
 
-func upstreamParams(p map[string]string) map[string]string {
+// upstreamParams are the startup parameters of the upstream connection:
+// the client's harmless ones, plus the settings the classifier relies on
+// (text is UTF-8 and backslashes in strings are literal), plus read-only
+// mode when the session's policy only lets reads through.
+func upstreamParams(p map[string]string, readOnly bool) map[string]string {
 	out := map[string]string{}
 	for _, k := range forwardedParams {
 		if v, ok := p[k]; ok {
 			out[k] = v
 		}
+	}
+	out["client_encoding"] = "UTF8"
+	out["standard_conforming_strings"] = "on"
+	if readOnly {
+		out["default_transaction_read_only"] = "on"
 	}
 	return out
 }

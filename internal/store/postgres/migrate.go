@@ -41,9 +41,10 @@ func (d *DB) migrate(ctx context.Context) error {
 	}
 	// Before the first release, 0001_init was rewritten rather than
 	// followed by a migration; a database made by an earlier build lacks
-	// the index of the journal.
+	// the index of the journal or the reviews.
 	var ok bool
-	if err := d.pool.QueryRow(ctx, `SELECT to_regclass('index_state') IS NOT NULL`).Scan(&ok); err != nil {
+	if err := d.pool.QueryRow(ctx, `SELECT to_regclass('index_state') IS NOT NULL
+        AND to_regclass('reviews') IS NOT NULL`).Scan(&ok); err != nil {
 		return fmt.Errorf("check schema: %w", err)
 	}
 	if !ok {

@@ -265,6 +265,27 @@ func TestPreReleaseSchemaIsRefused(t *testing.T) {
 	}
 }
 
+func TestSchemaWithoutReviewsIsRefused(t *testing.T) {
+	// A database made while 0001_init had the index of the journal but
+	// not the reviews.
+	ctx := context.Background()
+	dsn := newDatabase(t)
+	d, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if _, err := d.pool.Exec(ctx, `DROP TABLE review_decisions, reviews`); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if d, err := Open(ctx, dsn); err == nil {
+		d.Close()
+		t.Fatal("Open of a state store without reviews succeeded, want an error")
+	} else if !strings.Contains(err.Error(), "pre-release sluice with an older schema") {
+		t.Fatalf("Open error = %v, want one about the pre-release schema", err)
+	}
+}
+
 func TestCleanArgs(t *testing.T) {
 	bad, good := "\xff\xfeend", "fine"
 	groups := []string{"ok", "nul\x00"}

@@ -48,12 +48,13 @@ func (d *DB) migrate(ctx context.Context) error {
 	}
 	// Before the first release, 0001_init was rewritten rather than
 	// followed by a migration; a file made by an earlier build lacks the
-	// index of the journal.
+	// index of the journal or the reviews.
 	var n int
-	if err := d.write.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'index_state'`).Scan(&n); err != nil {
+	if err := d.write.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master
+        WHERE type = 'table' AND name IN ('index_state', 'reviews')`).Scan(&n); err != nil {
 		return fmt.Errorf("check schema: %w", err)
 	}
-	if n == 0 {
+	if n < 2 {
 		return errors.New(preReleaseSchema)
 	}
 	return nil

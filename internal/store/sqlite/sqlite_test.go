@@ -152,6 +152,27 @@ func TestPreReleaseSchemaIsRefused(t *testing.T) {
 	}
 }
 
+func TestSchemaWithoutReviewsIsRefused(t *testing.T) {
+	// A file made while 0001_init had the index of the journal but not
+	// the reviews.
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	d, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if _, err := d.write.Exec(`DROP TABLE review_decisions; DROP TABLE reviews`); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if d, err := Open(ctx, path); err == nil {
+		d.Close()
+		t.Fatal("Open of a state store without reviews succeeded, want an error")
+	} else if !strings.Contains(err.Error(), "pre-release sluice with an older schema") {
+		t.Fatalf("Open error = %v, want one about the pre-release schema", err)
+	}
+}
+
 func TestFileModes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data", "nested")
 	path := filepath.Join(dir, "state.db")
@@ -310,10 +331,14 @@ const (
 	childPath   = "SLUICE_SQLITE_TEST_CHILD_PATH"
 	childPrefix = "SLUICE_SQLITE_TEST_CHILD_PREFIX"
 	childRounds = "SLUICE_SQLITE_TEST_CHILD_ROUNDS"
+	childStep   = "SLUICE_SQLITE_TEST_CHILD_STEP" // a review step; see runReviewChild
 )
 
 func TestMain(m *testing.M) {
 	if path := os.Getenv(childPath); path != "" {
+		if step := os.Getenv(childStep); step != "" {
+			os.Exit(runReviewChild(path, step))
+		}
 		os.Exit(runChild(path))
 	}
 	os.Exit(m.Run())

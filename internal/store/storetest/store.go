@@ -153,6 +153,9 @@ func testConcurrentEnd(t *testing.T, st store.Store) {
 
 func testCanceledContext(t *testing.T, st store.Store) {
 	mustCreateSession(t, st, fullSession("s1", at(0)))
+	pending := review("r1", at(0))
+	mustCreateReview(t, st, pending)
+	approved := approvedReview(t, st, "approved", at(0))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	checks := map[string]error{
@@ -171,6 +174,16 @@ func testCanceledContext(t *testing.T, st store.Store) {
 		"IndexedSeq":       errOf(st.IndexedSeq(ctx)),
 		"ResetIndex":       st.ResetIndex(ctx),
 		"SearchStatements": errOf(st.SearchStatements(ctx, store.StatementFilter{})),
+
+		"CreateReview":      st.CreateReview(ctx, review("r2", at(0))),
+		"GetReview":         errOf(st.GetReview(ctx, "r1")),
+		"ListReviews":       errOf(st.ListReviews(ctx, store.ReviewFilter{})),
+		"AddReviewDecision": errOf(st.AddReviewDecision(ctx, "r1", vote("bob", true, at(time.Minute)))),
+		"ClaimReview":       errOf(st.ClaimReview(ctx, "approved", at(2*time.Minute))),
+		"FindReview": errOf(st.FindReview(ctx, "alice", "orders", "hash-approved",
+			[]sluice.ReviewStatus{sluice.ReviewApproved}, at(2*time.Minute))),
+		"ExpireReviews":   errOf(st.ExpireReviews(ctx, at(24*time.Hour))),
+		"SetReviewTicket": st.SetReviewTicket(ctx, "r1", "slack", "ts"),
 	}
 	for name, err := range checks {
 		if !errors.Is(err, context.Canceled) {
@@ -196,6 +209,12 @@ func testCanceledContext(t *testing.T, st store.Store) {
 	if _, err := st.GetToken(context.Background(), "t1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetToken(t1) = %v, want ErrNotFound", err)
 	}
+	if _, err := st.GetReview(context.Background(), "r2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetReview(r2) = %v, want ErrNotFound", err)
+	}
+	// No decision, claim, expiry or ticket reached the reviews.
+	equalReview(t, mustGetReview(t, st, "r1"), pending)
+	equalReview(t, mustGetReview(t, st, "approved"), approved)
 }
 
 // errOf returns the error of a two-value call.

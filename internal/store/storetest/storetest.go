@@ -19,8 +19,9 @@ import (
 // idempotent.
 //
 // Times are compared in UTC and truncated to microseconds, the precision of
-// PostgreSQL's timestamptz. Empty and nil slices (groups, params) are treated
-// as equal; a nil element inside params (a NULL parameter) is not. Invalid
+// PostgreSQL's timestamptz. Empty and nil slices and maps (groups, params,
+// a review's reasons, decisions and tickets) are treated as equal; a nil
+// element inside params (a NULL parameter) is not. Invalid
 // UTF-8 and NUL bytes may come back as stored or replaced with U+FFFD.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	groups := []struct {
@@ -32,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Token", tokenTests},
 		{"Index", indexTests},
 		{"Search", searchTests},
+		{"Review", reviewTests},
 		{"Store", storeTests},
 	}
 	for _, g := range groups {

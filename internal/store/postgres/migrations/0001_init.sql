@@ -1,7 +1,7 @@
--- Sessions, statements and service tokens, and how far the index of the
--- audit journal has come. Sessions and statements are that index: the
--- journal is the source of truth, and `sluice audit reindex` rebuilds them
--- from it. The zero time is stored as NULL; lists are text arrays, NULL for
+-- Sessions, statements, service tokens and reviews, and how far the index
+-- of the audit journal has come. Sessions and statements are that index:
+-- the journal is the source of truth, and `sluice audit reindex` rebuilds
+-- them from it. The zero time is stored as NULL; lists are text arrays, NULL for
 -- none; journal sequence numbers are 0 for none.
 
 CREATE TABLE sessions (
@@ -83,3 +83,57 @@ CREATE TABLE service_tokens (
 );
 
 CREATE INDEX service_tokens_issued ON service_tokens (issued_at, id);
+
+-- Reviews: requests held for approval, shared by every replica. They are
+-- state, not index: the journal records each step, but reindex neither
+-- rebuilds nor deletes them. request is the sluice.Request as JSON (json,
+-- not jsonb, which cannot hold \u0000); subject and connection are copies
+-- of its requester and connection for lookups. tickets maps notifier name
+-- to reference, NULL for none. A change of status locks the review's row
+-- (SELECT ... FOR UPDATE, or an UPDATE that tests the status), so
+-- transitions are atomic across connections and replicas.
+CREATE TABLE reviews (
+    id             text        NOT NULL PRIMARY KEY,
+    status         text        NOT NULL
+        CHECK (status IN ('pending', 'approved', 'denied', 'expired', 'executed')),
+    request        json        NOT NULL,
+    subject        text        NOT NULL,
+    connection     text        NOT NULL,
+    reasons        text[],
+    policy         text        NOT NULL,
+    rule           text        NOT NULL,
+    approvers      text[],
+    min_approvals  integer     NOT NULL CHECK (min_approvals >= 1),
+    estimated_rows bigint      NOT NULL,
+    impact         text        NOT NULL,
+    statement_hash text        NOT NULL,
+    created_at     timestamptz NOT NULL,
+    wait_until     timestamptz,
+    valid_until    timestamptz NOT NULL,
+    decided_at     timestamptz,
+    executed_at    timestamptz,
+    tickets        jsonb
+);
+
+-- Lists are newest first (created_at DESC, id DESC); each index below ends
+-- in that order. reviews_open serves ExpireReviews.
+CREATE INDEX reviews_created ON reviews (created_at DESC, id DESC);
+CREATE INDEX reviews_status ON reviews (status, created_at DESC, id DESC);
+CREATE INDEX reviews_subject ON reviews (subject, created_at DESC, id DESC);
+CREATE INDEX reviews_connection ON reviews (connection, created_at DESC, id DESC);
+CREATE INDEX reviews_hash ON reviews (statement_hash, created_at DESC, id DESC);
+CREATE INDEX reviews_open ON reviews (valid_until) WHERE status IN ('pending', 'approved');
+
+-- One row per approver's vote; n is the vote's position in its review,
+-- from 1. An approver votes once per review.
+CREATE TABLE review_decisions (
+    review_id text        NOT NULL REFERENCES reviews (id),
+    n         integer     NOT NULL,
+    approver  text        NOT NULL,
+    approve   boolean     NOT NULL,
+    reason    text        NOT NULL,
+    via       text        NOT NULL,
+    at        timestamptz NOT NULL,
+    PRIMARY KEY (review_id, n),
+    UNIQUE (review_id, approver)
+);

@@ -1,7 +1,7 @@
--- Sessions, statements and service tokens, and how far the index of the
--- audit journal has come. Sessions and statements are that index: the
--- journal is the source of truth, and `sluice audit reindex` rebuilds them
--- from it. Times are unix nanoseconds in UTC, NULL for the zero time; lists
+-- Sessions, statements, service tokens and reviews, and how far the index
+-- of the audit journal has come. Sessions and statements are that index:
+-- the journal is the source of truth, and `sluice audit reindex` rebuilds
+-- them from it. Times are unix nanoseconds in UTC, NULL for the zero time; lists
 -- are JSON arrays, NULL for none; journal sequence numbers are 0 for none.
 
 CREATE TABLE sessions (
@@ -82,3 +82,56 @@ CREATE TABLE service_tokens (
 ) STRICT;
 
 CREATE INDEX service_tokens_issued ON service_tokens (issued_at, id);
+
+-- Reviews: requests held for approval. They are state, not index: the
+-- journal records each step, but reindex neither rebuilds nor deletes them.
+-- request is the sluice.Request as JSON; subject and connection are copies
+-- of its requester and connection for lookups. tickets is a JSON object of
+-- notifier name to reference, NULL for none. Every change of status happens
+-- in a write transaction (BEGIN IMMEDIATE), which holds the file's write
+-- lock, so transitions are atomic across processes.
+CREATE TABLE reviews (
+    id             TEXT    NOT NULL PRIMARY KEY,
+    status         TEXT    NOT NULL
+        CHECK (status IN ('pending', 'approved', 'denied', 'expired', 'executed')),
+    request        TEXT    NOT NULL,
+    subject        TEXT    NOT NULL,
+    connection     TEXT    NOT NULL,
+    reasons        TEXT,
+    policy         TEXT    NOT NULL,
+    rule           TEXT    NOT NULL,
+    approvers      TEXT,
+    min_approvals  INTEGER NOT NULL CHECK (min_approvals >= 1),
+    estimated_rows INTEGER NOT NULL,
+    impact         TEXT    NOT NULL,
+    statement_hash TEXT    NOT NULL,
+    created_at     INTEGER NOT NULL,
+    wait_until     INTEGER,
+    valid_until    INTEGER NOT NULL,
+    decided_at     INTEGER,
+    executed_at    INTEGER,
+    tickets        TEXT
+) STRICT;
+
+-- Lists are newest first (created_at, id descending); each index below
+-- ends in that order. reviews_open serves ExpireReviews.
+CREATE INDEX reviews_created ON reviews (created_at, id);
+CREATE INDEX reviews_status ON reviews (status, created_at, id);
+CREATE INDEX reviews_subject ON reviews (subject, created_at, id);
+CREATE INDEX reviews_connection ON reviews (connection, created_at, id);
+CREATE INDEX reviews_hash ON reviews (statement_hash, created_at, id);
+CREATE INDEX reviews_open ON reviews (valid_until) WHERE status IN ('pending', 'approved');
+
+-- One row per approver's vote; n is the vote's position in its review,
+-- from 1. An approver votes once per review.
+CREATE TABLE review_decisions (
+    review_id TEXT    NOT NULL REFERENCES reviews (id),
+    n         INTEGER NOT NULL,
+    approver  TEXT    NOT NULL,
+    approve   INTEGER NOT NULL CHECK (approve IN (0, 1)),
+    reason    TEXT    NOT NULL,
+    via       TEXT    NOT NULL,
+    at        INTEGER NOT NULL,
+    PRIMARY KEY (review_id, n),
+    UNIQUE (review_id, approver)
+) STRICT;

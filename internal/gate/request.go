@@ -1,0 +1,260 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/policy"
+	"github.com/sluicehq/sluice/internal/sqlclass"
+)
+
+// classify fills req's classification and returns the policy input.
+func (s *Session) classify(req *sluice.Request) (*sqlclass.Analysis, *policy.Input) {
+	var a *sqlclass.Analysis
+	s.mu.Lock() // the statement tracker also hears from Done
+	switch {
+	case req.Kind == sluice.KindSQL && req.FunctionOID != 0:
+		a = s.sql.ClassifyFunctionCall(req.FunctionOID)
+	case req.Kind == sluice.KindSQL:
+		a = s.sql.Classify(req.Text)
+	}
+	s.mu.Unlock()
+	in := &policy.Input{Kind: req.Kind, Text: req.Text, Identity: &s.rec.Identity,
+		Connection: s.rec.Connection, Now: s.gate.Now()}
+	if ap, err := netipAddr(s.rec.ClientAddr); err == nil {
+		in.ClientAddr = ap
+	}
+	if a == nil {
+		in.Class = sluice.ClassUnknown
+		req.Class = sluice.ClassUnknown
+		return nil, in
+	}
+	req.Class, req.Tables = a.Class, a.Tables
+	req.Fingerprint = a.FingerprintHex()
+	in.Class, in.Tables, in.Functions, in.Settings = a.Class, a.Tables, a.Functions, a.Settings
+	in.WhereMissing, in.Statements = a.WhereMissing, len(a.Statements)
+	for _, st := range a.Statements {
+		in.Kinds = append(in.Kinds, st.Kind)
+	}
+	return a, in
+}
+
+// Check classifies text and returns the decision the policy would make,
+// recording nothing. The PostgreSQL front door uses it at Parse, so that a
+// statement the policy denies never reaches the upstream even as a Parse.
+func (s *Session) Check(req *sluice.Request) sluice.Decision {
+	_, in := s.classify(req)
+	return s.gate.policy.Decide(s.policy, in)
+}
+
+// Begin numbers req, classifies it, decides on it and records it. With a nil
+// error the decision is Allow, and the caller forwards the request and later
+// calls Done; or it is Review (d.ReviewID names the review), and the caller
+// holds the request and calls Await. Otherwise the error, a *sluice.Error,
+// is what the caller sees: the rule's message for a denial, or EUnavailable
+// when the request could not be recorded.
+func (s *Session) Begin(ctx context.Context, req *sluice.Request) (sluice.Decision, error) {
+	s.mu.Lock()
+	s.seq++
+	req.Seq = s.seq
+	s.mu.Unlock()
+	req.SessionID = s.rec.ID
+	req.ID = s.rec.ID + "/" + strconv.FormatInt(req.Seq, 10)
+	req.Time = s.gate.Now()
+	req.Subject, req.Groups = s.rec.Identity.Subject, s.rec.Identity.Groups
+	req.Connection, req.ClientAddr = s.rec.Connection, s.rec.ClientAddr
+
+	a, in := s.classify(req)
+	d := s.gate.policy.Decide(s.policy, in)
+	var rv *sluice.Review
+	if d.Action == sluice.ActionReview {
+		var err error
+		if rv, err = s.openReview(ctx, req, d, a); err != nil {
+			s.gate.log.Error("open review", "request", req.ID, "err", err)
+			d = sluice.Decision{Action: sluice.ActionDeny, Policy: d.Policy, Rule: d.Rule,
+				Message: "this statement needs an approval, but sluice could not open a review; try again later"}
+		} else {
+			d.ReviewID = rv.ID
+		}
+	}
+	ev := &sluice.Event{Time: req.Time, Type: sluice.EventRequest, Session: s.rec.ID, Request: req, Decision: &d}
+	if err := s.gate.rec.Record(ctx, ev); err != nil {
+		s.gate.log.Error("record request", "request", req.ID, "err", err)
+		return d, journalError(err)
+	}
+	switch d.Action {
+	case sluice.ActionAllow, sluice.ActionReview:
+		s.track(req, a)
+		return d, nil
+	default:
+		return d, denied(d, a)
+	}
+}
+
+// denied is the error a denial shows the caller: the rule's message and
+// why the statement is what it is.
+func denied(d sluice.Decision, a *sqlclass.Analysis) *sluice.Error {
+	e := &sluice.Error{Code: sluice.EForbidden, Message: d.Message}
+	if e.Message == "" {
+		e.Message = "denied by policy " + d.Policy
+	}
+	if a != nil {
+		var reasons []string
+		for _, st := range a.Statements {
+			reasons = append(reasons, st.Reasons...)
+		}
+		if len(reasons) > 0 {
+			e.Detail = "sluice classified the statement as " + a.Class.String() + ": " + strings.Join(reasons, "; ")
+		}
+	}
+	e.Hint = fmt.Sprintf("decided by %s of policy %q", d.Rule, d.Policy)
+	return e
+}
+
+// openReview opens (or joins) the review that holds req.
+func (s *Session) openReview(ctx context.Context, req *sluice.Request, d sluice.Decision, a *sqlclass.Analysis) (*sluice.Review, error) {
+	if s.gate.Reviews == nil {
+		return nil, errors.New("no review flow configured")
+	}
+	var reasons []string
+	if a != nil {
+		for _, st := range a.Statements {
+			reasons = append(reasons, st.Reasons...)
+		}
+	}
+	return s.gate.Reviews.Open(ctx, req, d, reasons)
+}
+
+// Await holds a request that Begin sent to review until the review is
+// decided, its wait ends, or ctx ends (the client went away or canceled).
+// It returns nil when the request was approved and may be forwarded now
+// (exactly once); otherwise the error the caller shows: the approver's
+// denial (42501), the end of the wait naming the review (57014), or the
+// cancellation (57014).
+func (s *Session) Await(ctx context.Context, req *sluice.Request, d sluice.Decision) error {
+	err := s.await(ctx, req, d)
+	// The journal gets the hold's outcome next to the request.
+	final := sluice.Decision{Action: sluice.ActionAllow, Policy: d.Policy, Rule: d.Rule, ReviewID: d.ReviewID}
+	if err != nil {
+		final.Action, final.Message = sluice.ActionDeny, sluice.AsError(err).Message
+	}
+	ev := &sluice.Event{Time: s.gate.Now(), Type: sluice.EventDecision, Session: s.rec.ID, Request: req, Decision: &final}
+	if rerr := s.gate.rec.Record(context.WithoutCancel(ctx), ev); rerr != nil {
+		s.gate.log.Error("record review outcome", "request", req.ID, "err", rerr)
+		if err == nil {
+			s.untrack(req)
+			return journalError(rerr)
+		}
+	}
+	return err
+}
+
+func (s *Session) await(ctx context.Context, req *sluice.Request, d sluice.Decision) error {
+	rv, err := s.gate.Reviews.Wait(ctx, d.ReviewID, s.gate.Now().Add(d.Wait))
+	if err != nil && ctx.Err() != nil {
+		s.untrack(req)
+		return &sluice.Error{Code: sluice.ECanceled, SQLStateCode: "57014",
+			Message: fmt.Sprintf("canceled while waiting for approval (review %s)", d.ReviewID)}
+	}
+	if err != nil {
+		s.untrack(req)
+		return sluice.Errorf(sluice.EUnavailable, "could not follow review %s", d.ReviewID).WithCause(err)
+	}
+	switch rv.Status {
+	case sluice.ReviewApproved:
+		if _, err := s.gate.Reviews.Claim(ctx, rv.ID); err != nil {
+			s.untrack(req)
+			return sluice.Errorf(sluice.EForbidden, "review %s was approved but its approval was already used or has expired", rv.ID).WithCause(err)
+		}
+		return nil
+	case sluice.ReviewDenied:
+		s.untrack(req)
+		by, why := "", ""
+		for _, v := range rv.Decisions {
+			if !v.Approve {
+				by, why = v.By, v.Reason
+			}
+		}
+		e := sluice.Errorf(sluice.EForbidden, "denied by %s in review %s", by, rv.ID)
+		if why != "" {
+			e.Message += ": " + why
+		}
+		return e
+	case sluice.ReviewExecuted:
+		s.untrack(req)
+		return sluice.Errorf(sluice.EForbidden, "review %s was approved for one run, which already happened", rv.ID)
+	case sluice.ReviewPending:
+		s.untrack(req)
+		return &sluice.Error{Code: sluice.ETimeout, SQLStateCode: "57014",
+			Message: fmt.Sprintf("statement held for approval: review %s is still pending after %s", rv.ID, d.Wait),
+			Hint: fmt.Sprintf("if it is approved before %s, run the same statement again on the same connection and it will run once",
+				rv.ValidUntil.Format("2006-01-02 15:04:05 MST"))}
+	default:
+		s.untrack(req)
+		return sluice.Errorf(sluice.EForbidden, "review %s %s", rv.ID, rv.Status)
+	}
+}
+
+// track remembers a begun request's classification until Done.
+func (s *Session) track(req *sluice.Request, a *sqlclass.Analysis) {
+	if a == nil {
+		return
+	}
+	s.mu.Lock()
+	s.analyses[req] = a
+	s.mu.Unlock()
+}
+
+func (s *Session) untrack(req *sluice.Request) *sqlclass.Analysis {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.analyses[req]
+	delete(s.analyses, req)
+	return a
+}
+
+// Done records the result of a request that was forwarded, and lets the
+// session's statement tracking (prepared statements, transactions) learn
+// what ran.
+func (s *Session) Done(ctx context.Context, req *sluice.Request, res *sluice.Result) {
+	if a := s.untrack(req); a != nil {
+		s.ran(a, res)
+	}
+	ev := &sluice.Event{Time: s.gate.Now(), Type: sluice.EventResult, Session: s.rec.ID, Request: req, Result: res}
+	if err := s.gate.rec.Record(ctx, ev); err != nil {
+		s.gate.log.Error("record result", "request", req.ID, "err", err)
+	}
+}
+
+// ran tells the statement tracker how many of a's statements completed.
+func (s *Session) ran(a *sqlclass.Analysis, res *sluice.Result) {
+	n := len(a.Statements)
+	if res.Status != sluice.StatusOK {
+		n = 0
+		if res.Tag != "" {
+			n = strings.Count(res.Tag, "; ") + 1
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sql.Ran(a, n)
+}
+
+// Parsed tells the statement tracker that the client prepared text under
+// name at the protocol level; Closed that it closed it.
+func (s *Session) Parsed(name, text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sql.Parsed(name, s.sql.Classify(text))
+}
+
+// Closed forgets a protocol-level prepared statement.
+func (s *Session) Closed(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sql.Closed(name)
+}

@@ -1,0 +1,179 @@
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/interpreter"
+
+	"github.com/sluicehq/sluice"
+)
+
+// Input is what rules see of one request: the classification of what it
+// does, who sends it, and where to. Front doors fill it through the gate.
+type Input struct {
+	Kind         sluice.RequestKind
+	Text         string
+	Class        sluice.Class
+	Tables       []string
+	Functions    []string
+	Settings     []string
+	Kinds        []string // statement kinds: select, delete, create_table, ...
+	Statements   int
+	WhereMissing bool
+	Identity     *sluice.Identity
+	Connection   string
+	ClientAddr   netip.Addr
+	Now          time.Time
+}
+
+// variables are the names a rule's `when` can use; docs/policy.md
+// describes each.
+var variables = []cel.EnvOption{
+	cel.Variable("read", cel.BoolType),
+	cel.Variable("write", cel.BoolType),
+	cel.Variable("ddl", cel.BoolType),
+	cel.Variable("destructive", cel.BoolType),
+	cel.Variable("privileged", cel.BoolType),
+	cel.Variable("unknown", cel.BoolType),
+	cel.Variable("classes", cel.ListType(cel.StringType)),
+	cel.Variable("where_missing", cel.BoolType),
+	cel.Variable("tables", cel.ListType(cel.StringType)),
+	cel.Variable("functions", cel.ListType(cel.StringType)),
+	cel.Variable("settings", cel.ListType(cel.StringType)),
+	cel.Variable("kinds", cel.ListType(cel.StringType)),
+	cel.Variable("statements", cel.IntType),
+	cel.Variable("text", cel.StringType),
+	cel.Variable("kind", cel.StringType),
+	cel.Variable("subject", cel.StringType),
+	cel.Variable("groups", cel.ListType(cel.StringType)),
+	cel.Variable("connection", cel.StringType),
+	cel.Variable("client_ip", cel.StringType),
+	cel.Variable("now", cel.TimestampType),
+}
+
+// newEnv returns the CEL environment rules are compiled in.
+func newEnv() (*cel.Env, error) {
+	return cel.NewEnv(variables...)
+}
+
+// compileWhen compiles a rule condition; it must be a boolean expression.
+func compileWhen(env *cel.Env, expr string) (cel.Program, error) {
+	ast, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		return nil, iss.Err()
+	}
+	if ast.OutputType() != cel.BoolType {
+		return nil, fmt.Errorf("must be a boolean expression, not %s", ast.OutputType())
+	}
+	return env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(100000))
+}
+
+// activation resolves rule variables from an Input on demand, without
+// building a map per request.
+type activation struct{ in *Input }
+
+var _ interpreter.Activation = activation{}
+
+func (a activation) Parent() interpreter.Activation { return nil }
+
+func (a activation) ResolveName(name string) (any, bool) {
+	in := a.in
+	switch name {
+	case "read":
+		// Only a statement that does nothing but read is a read: a CTE that
+		// reads and deletes is not.
+		return in.Class == sluice.ClassRead, true
+	case "write":
+		return in.Class&sluice.ClassWrite != 0, true
+	case "ddl":
+		return in.Class&sluice.ClassDDL != 0, true
+	case "destructive":
+		return in.Class&sluice.ClassDestructive != 0, true
+	case "privileged":
+		return in.Class&sluice.ClassPrivileged != 0, true
+	case "unknown":
+		return in.Class&sluice.ClassUnknown != 0, true
+	case "classes":
+		return orEmpty(in.Class.Names()), true
+	case "where_missing":
+		return in.WhereMissing, true
+	case "tables":
+		return orEmpty(in.Tables), true
+	case "functions":
+		return orEmpty(in.Functions), true
+	case "settings":
+		return orEmpty(in.Settings), true
+	case "kinds":
+		return orEmpty(in.Kinds), true
+	case "statements":
+		return int64(in.Statements), true
+	case "text":
+		return in.Text, true
+	case "kind":
+		return string(in.Kind), true
+	case "subject":
+		return in.Identity.Subject, true
+	case "groups":
+		return orEmpty(in.Identity.Groups), true
+	case "connection":
+		return in.Connection, true
+	case "client_ip":
+		if !in.ClientAddr.IsValid() {
+			return "", true
+		}
+		return in.ClientAddr.Unmap().String(), true
+	case "now":
+		if in.Now.IsZero() {
+			return time.Now(), true
+		}
+		return in.Now, true
+	}
+	return nil, false
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// rule is a compiled rule.
+type rule struct {
+	name     string
+	when     string
+	prog     cel.Program
+	decision sluice.Decision
+}
+
+// Decide returns the decision for one request on a session granted by p:
+// the first rule whose condition holds decides; no match denies. A policy
+// without rules allows what its grant covers. A condition that fails to
+// evaluate counts as true for deny and review rules and false for allow
+// rules, so that an error never lets a request through.
+func (e *Engine) Decide(p *Policy, in *Input) sluice.Decision {
+	if len(p.rules) == 0 {
+		return sluice.Decision{Action: sluice.ActionAllow, Policy: p.Name, Rule: "grant"}
+	}
+	act := activation{in: in}
+	for _, r := range p.rules {
+		out, _, err := r.prog.Eval(act)
+		match := false
+		if err != nil {
+			match = r.decision.Action != sluice.ActionAllow
+		} else if b, ok := out.Value().(bool); ok {
+			match = b
+		}
+		if match {
+			d := r.decision
+			d.Approvers = slices.Clone(d.Approvers)
+			return d
+		}
+	}
+	return sluice.Decision{Action: sluice.ActionDeny, Policy: p.Name, Rule: "no rule matched",
+		Message: fmt.Sprintf("no rule of policy %q allows this statement", p.Name)}
+}
