@@ -55,10 +55,21 @@ type connSpec struct {
 
 // policySpec is one entry of the config's policies.
 type policySpec struct {
-	Name        string   `yaml:"name"`
-	Subjects    []string `yaml:"subjects"`
-	Connections []string `yaml:"connections"`
-	Sources     []string `yaml:"sources,omitempty"`
+	Name        string     `yaml:"name"`
+	Subjects    []string   `yaml:"subjects"`
+	Connections []string   `yaml:"connections"`
+	Sources     []string   `yaml:"sources,omitempty"`
+	Rules       []ruleSpec `yaml:"rules,omitempty"`
+}
+
+// ruleSpec is one rule of a policy.
+type ruleSpec struct {
+	When         string   `yaml:"when"`
+	Action       string   `yaml:"action"`
+	Message      string   `yaml:"message,omitempty"`
+	Approvers    []string `yaml:"approvers,omitempty"`
+	MinApprovals int      `yaml:"min_approvals,omitempty"`
+	Wait         string   `yaml:"wait,omitempty"`
 }
 
 // fileConfig is the part of sluice's YAML schema the tests write.
@@ -79,6 +90,9 @@ type fileConfig struct {
 	} `yaml:"auth"`
 	Connections []connSpec   `yaml:"connections"`
 	Policies    []policySpec `yaml:"policies"`
+	Reviews     struct {
+		Validity string `yaml:"validity,omitempty"`
+	} `yaml:"reviews"`
 	Log         struct {
 		Level string `yaml:"level"`
 	} `yaml:"log"`

@@ -23,6 +23,7 @@ import (
 	"github.com/sluicehq/sluice/internal/gate"
 	"github.com/sluicehq/sluice/internal/journal"
 	"github.com/sluicehq/sluice/internal/listener/pgwire"
+	"github.com/sluicehq/sluice/internal/review"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/tlscert"
 )
@@ -96,6 +97,11 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 	}
 	trail := audit.NewTrail(j, index, log)
 	g := gate.New(pol, connTypes(cfg), trail, log)
+	reviews := &review.Service{Store: st, Recorder: trail, Estimator: targets(cfg), Validity: cfg.Reviews.Validity.D(),
+		ConsoleURL: cfg.Reviews.ConsoleURL, Groups: cfg.Reviews.Groups, Log: log.With("part", "reviews")}
+	g.Reviews = reviews
+	defer reviews.Drain()
+	go reviews.ExpireEvery(ctx, 10*time.Second)
 	if keep := cfg.Audit.Retention.D(); keep > 0 {
 		rctx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -134,7 +140,7 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 		return err
 	}
 	api := &admin.Server{Authn: auth, Store: st, JournalDir: journalDir(cfg), Auditors: auditors,
-		VerifierKey: j.VerifierKey(), Log: log.With("listener", "http")}
+		VerifierKey: j.VerifierKey(), Reviews: reviews, Log: log.With("listener", "http")}
 	api.Routes(mux)
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
 

@@ -34,7 +34,7 @@ type Server struct {
 	VerifierKey string
 	// Reviews is the review flow; nil disables the review endpoints.
 	Reviews Reviews
-	Log         *slog.Logger
+	Log     *slog.Logger
 }
 
 // Routes registers the API on mux.

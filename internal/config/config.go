@@ -194,6 +194,10 @@ type Reviews struct {
 	Validity Duration `yaml:"validity"`
 	// ConsoleURL is the console's base URL, for links in notifications.
 	ConsoleURL string `yaml:"console_url"`
+	// Groups names the groups of approvers who decide in Slack, GitHub or
+	// Jira, where sluice knows only the subject their account maps to:
+	// group name to subjects.
+	Groups map[string][]string `yaml:"groups"`
 }
 
 // Limits protects the gateway from oversized or slow input.

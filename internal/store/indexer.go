@@ -270,9 +270,11 @@ type Pending struct {
 
 // pendingRequest is what a result's statement takes from its request's record.
 type pendingRequest struct {
-	req  *sluice.Request
-	seq  uint64 // the request record's journal position
-	rule string
+	req      *sluice.Request
+	seq      uint64 // the request record's journal position
+	rule     string
+	decision sluice.Action // allow, or review for a held request
+	review   string        // the review that held it
 }
 
 // Len returns the number of requests waiting for their results.
@@ -326,12 +328,27 @@ func NewIndexBatch(events []*sluice.Event, pending *Pending) *IndexBatch {
 			if ev.Request == nil || ev.Decision == nil {
 				continue
 			}
-			if ev.Decision.Action == sluice.ActionAllow {
-				pending.add(sessionOf(ev), pendingRequest{req: ev.Request, seq: ev.Seq, rule: ruleName(ev.Decision)})
+			if ev.Decision.Action == sluice.ActionAllow || ev.Decision.Action == sluice.ActionReview {
+				// Allowed now, or held for review: the row is written with
+				// the result, or with the hold's outcome if it is refused.
+				pending.add(sessionOf(ev), pendingRequest{req: ev.Request, seq: ev.Seq, rule: ruleName(ev.Decision),
+					decision: ev.Decision.Action, review: ev.Decision.ReviewID})
 				continue
 			}
 			r := statement(ev.Request, &sluice.Result{Status: sluice.StatusDenied, Error: ev.Decision.Message})
 			r.Decision, r.Rule, r.RequestSeq = ev.Decision.Action, ruleName(ev.Decision), ev.Seq
+			b.Statements = append(b.Statements, r)
+		case sluice.EventDecision:
+			// The outcome of a review hold; an approval waits for the result.
+			if ev.Request == nil || ev.Decision == nil || ev.Decision.Action == sluice.ActionAllow {
+				continue
+			}
+			p, ok := pending.take(sessionOf(ev), ev.Request.ID)
+			if !ok {
+				p = pendingRequest{req: ev.Request, rule: ruleName(ev.Decision), decision: sluice.ActionReview}
+			}
+			r := statement(p.req, &sluice.Result{Status: sluice.StatusDenied, Error: ev.Decision.Message})
+			r.Decision, r.Rule, r.RequestSeq, r.ReviewID = p.decision, p.rule, p.seq, ev.Decision.ReviewID
 			b.Statements = append(b.Statements, r)
 		case sluice.EventResult:
 			if ev.Request == nil || ev.Result == nil {
@@ -343,7 +360,10 @@ func NewIndexBatch(events []*sluice.Event, pending *Pending) *IndexBatch {
 				req = p.req // the request's own record, in case the result's is slimmer
 			}
 			r := statement(req, ev.Result)
-			r.Decision, r.Rule, r.RequestSeq, r.ResultSeq = sluice.ActionAllow, p.rule, p.seq, ev.Seq
+			r.Decision, r.Rule, r.RequestSeq, r.ResultSeq, r.ReviewID = sluice.ActionAllow, p.rule, p.seq, ev.Seq, p.review
+			if p.decision != "" {
+				r.Decision = p.decision
+			}
 			b.Statements = append(b.Statements, r)
 		}
 	}

@@ -69,9 +69,11 @@ func TestNewIndexBatch(t *testing.T) {
 	drop := j.request("s1", 2, "drop table t", deny)                                     // 4
 	del := j.request("s1", 3, "delete from t", hold)                                     // 5
 	res := j.result(sel, 1)                                                              // 6
-	end := j.end("s1")                                                                   // 7
+	delOut := j.next(&sluice.Event{Type: sluice.EventDecision, Session: "s1", Request: del.Request, // 7
+		Decision: &sluice.Decision{Action: sluice.ActionDeny, ReviewID: "rv_1", Message: "denied by alice in review rv_1"}})
+	end := j.end("s1") // 8
 	var pending store.Pending
-	got := store.NewIndexBatch([]*sluice.Event{start, authFail, sel, drop, nil, del, res, end}, &pending)
+	got := store.NewIndexBatch([]*sluice.Event{start, authFail, sel, drop, nil, del, res, delOut, end}, &pending)
 
 	stmt := func(ev *sluice.Event) *sluice.StatementRecord {
 		r := ev.Request
@@ -82,7 +84,8 @@ func TestNewIndexBatch(t *testing.T) {
 	wantDrop := stmt(drop)
 	wantDrop.Decision, wantDrop.Rule, wantDrop.Status, wantDrop.Error = sluice.ActionDeny, "p/3", sluice.StatusDenied, "no DDL"
 	wantDel := stmt(del)
-	wantDel.Decision, wantDel.Rule, wantDel.Status, wantDel.Error = sluice.ActionReview, "p/1", sluice.StatusDenied, "needs a DBA"
+	wantDel.Decision, wantDel.Rule, wantDel.Status, wantDel.Error = sluice.ActionReview, "p/1", sluice.StatusDenied, "denied by alice in review rv_1"
+	wantDel.ReviewID = "rv_1"
 	wantSel := stmt(sel)
 	wantSel.Decision, wantSel.Rule, wantSel.Status, wantSel.ResultSeq = sluice.ActionAllow, "p/0", sluice.StatusOK, 6
 	wantSel.Rows, wantSel.Tag, wantSel.Duration = 1, "SELECT 1", time.Millisecond
@@ -90,8 +93,8 @@ func TestNewIndexBatch(t *testing.T) {
 		Sessions: []*sluice.Session{{ID: "s1", Identity: *bot, Connection: "app", Protocol: sluice.ProtoPostgres,
 			ClientAddr: "127.0.0.1:5000", StartedAt: start.Time, StartSeq: 1}},
 		Ends:       []store.SessionEnd{{ID: "s1", At: end.Time, Reason: sluice.EndClient}},
-		Statements: []*sluice.StatementRecord{wantDrop, wantDel, wantSel},
-		Seq:        7,
+		Statements: []*sluice.StatementRecord{wantDrop, wantSel, wantDel},
+		Seq:        8,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("NewIndexBatch =\n%s\nwant\n%s", show(got), show(want))
@@ -102,8 +105,8 @@ func TestNewIndexBatch(t *testing.T) {
 
 	// Events that index nothing still move the position.
 	only := store.NewIndexBatch([]*sluice.Event{j.next(&sluice.Event{Type: sluice.EventAuthFailure})}, &pending)
-	if !reflect.DeepEqual(only, &store.IndexBatch{Seq: 8}) {
-		t.Errorf("NewIndexBatch(auth failure) = %s, want only Seq 8", show(only))
+	if !reflect.DeepEqual(only, &store.IndexBatch{Seq: 9}) {
+		t.Errorf("NewIndexBatch(auth failure) = %s, want only Seq 9", show(only))
 	}
 	if empty := store.NewIndexBatch(nil, &pending); !empty.Empty() {
 		t.Errorf("NewIndexBatch(nil) = %s, want an empty batch", show(empty))
