@@ -93,7 +93,7 @@ type fileConfig struct {
 	Reviews     struct {
 		Validity string `yaml:"validity,omitempty"`
 	} `yaml:"reviews"`
-	Log         struct {
+	Log struct {
 		Level string `yaml:"level"`
 	} `yaml:"log"`
 }

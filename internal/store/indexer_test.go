@@ -63,12 +63,12 @@ var (
 
 func TestNewIndexBatch(t *testing.T) {
 	var j journal
-	start := j.start("s1")                                                               // 1
-	authFail := j.next(&sluice.Event{Type: sluice.EventAuthFailure, Reason: "no grant"}) // 2
-	sel := j.request("s1", 1, "select 1", allow)                                         // 3
-	drop := j.request("s1", 2, "drop table t", deny)                                     // 4
-	del := j.request("s1", 3, "delete from t", hold)                                     // 5
-	res := j.result(sel, 1)                                                              // 6
+	start := j.start("s1")                                                                          // 1
+	authFail := j.next(&sluice.Event{Type: sluice.EventAuthFailure, Reason: "no grant"})            // 2
+	sel := j.request("s1", 1, "select 1", allow)                                                    // 3
+	drop := j.request("s1", 2, "drop table t", deny)                                                // 4
+	del := j.request("s1", 3, "delete from t", hold)                                                // 5
+	res := j.result(sel, 1)                                                                         // 6
 	delOut := j.next(&sluice.Event{Type: sluice.EventDecision, Session: "s1", Request: del.Request, // 7
 		Decision: &sluice.Decision{Action: sluice.ActionDeny, ReviewID: "rv_1", Message: "denied by alice in review rv_1"}})
 	end := j.end("s1") // 8

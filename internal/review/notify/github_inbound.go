@@ -8,8 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-
-	"github.com/sluicehq/sluice"
 )
 
 // githubEvent is the part of an issues or issue_comment delivery that
@@ -158,9 +156,7 @@ func (g *GitHub) decide(ctx context.Context, d Decider, v vote, login string, n 
 		return http.StatusOK, "no decision: refused"
 	}
 	log.Info("github decision recorded", "subject", subject, "approve", v.approve)
-	if r.Status == sluice.ReviewPending {
-		g.reply(ctx, log, n, "Recorded the "+v.noun()+" by "+mention+"; "+mdCode(progress(r))+".")
-	}
+	g.reply(ctx, log, n, "Recorded the "+v.noun()+" by "+mention+"; "+mdCode(progress(r))+".")
 	return http.StatusOK, "decision recorded"
 }
 

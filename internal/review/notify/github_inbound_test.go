@@ -67,8 +67,9 @@ func TestGitHubCommentApproves(t *testing.T) {
 	if want := (decideCall{"rv_42", "alice", true, "looks fine", "github"}); got != want {
 		t.Errorf("Decide(%+v), want %+v", got, want)
 	}
-	if n := len(f.requests()); n != 0 {
-		t.Errorf("%d comments for a decision that ended the review; Closed reports it", n)
+	ack, _ := f.next(t).JSON(t)["body"].(string)
+	if !strings.Contains(ack, "@alice-gh") || !strings.Contains(ack, "review rv_42 is now approved") {
+		t.Errorf("ack = %q", ack)
 	}
 }
 

@@ -186,7 +186,7 @@ type lookupDecider struct {
 	tickets map[string]string
 }
 
-func (d *lookupDecider) Review(ctx context.Context, id string) (*sluice.Review, error) {
+func (d *lookupDecider) Get(ctx context.Context, id string) (*sluice.Review, error) {
 	if id != "rv_42" {
 		return nil, sluice.Errorf(sluice.ENotFound, "no review %s", id)
 	}

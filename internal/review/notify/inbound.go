@@ -69,7 +69,7 @@ func (v vote) noun() string {
 // name; a mismatch is errWrongTicket.
 func cast(ctx context.Context, d Decider, name, ref string, v vote) (*sluice.Review, error) {
 	if lk, ok := d.(ReviewLookup); ok {
-		r, err := lk.Review(ctx, v.reviewID)
+		r, err := lk.Get(ctx, v.reviewID)
 		if err != nil {
 			return nil, fmt.Errorf("look up review: %w", err)
 		}

@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-
-	"github.com/sluicehq/sluice"
 )
 
 // jiraEvent is the part of a Jira webhook delivery that sluice reads.
@@ -149,9 +147,7 @@ func (j *Jira) decide(ctx context.Context, d Decider, v vote, user *jiraUser, ke
 		return http.StatusOK, "no decision: refused"
 	}
 	log.Info("jira decision recorded", "subject", subject, "approve", v.approve)
-	if r.Status == sluice.ReviewPending {
-		j.reply(ctx, log, key, jiraNote(user.AccountID, "your "+v.noun()+" is recorded; "+progress(r)+"."))
-	}
+	j.reply(ctx, log, key, jiraNote(user.AccountID, "your "+v.noun()+" is recorded; "+progress(r)+"."))
 	return http.StatusOK, "decision recorded"
 }
 

@@ -203,4 +203,3 @@ func TestNewJiraValidates(t *testing.T) {
 		}
 	}
 }
-

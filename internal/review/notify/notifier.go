@@ -42,13 +42,14 @@ type Decider interface {
 	Decide(ctx context.Context, reviewID, approverSubject string, approve bool, reason, via string) (*sluice.Review, error)
 }
 
-// ReviewLookup may be implemented by a Decider as well. When it is, inbound
-// notifiers check that the message or ticket a decision arrived on is the
-// one recorded in Review.Tickets[Name()] before deciding, so that a ticket
-// someone else created (or edited) to name a review cannot decide it. A
-// Decider without it is trusted on the review id the ticket carries.
+// ReviewLookup may be implemented by a Decider as well (review.Service's Get
+// has this signature). When it is, inbound notifiers check that the message
+// or ticket a decision arrived on is the one recorded in
+// Review.Tickets[Name()] before deciding, so that a ticket someone else
+// created (or edited) to name a review cannot decide it. Without it the
+// review id the ticket carries is trusted.
 type ReviewLookup interface {
-	Review(ctx context.Context, id string) (*sluice.Review, error)
+	Get(ctx context.Context, id string) (*sluice.Review, error)
 }
 
 // Inbound notifiers also take decisions from outside. Handler returns the

@@ -231,4 +231,3 @@ func TestNewSlackValidates(t *testing.T) {
 		}
 	}
 }
-
