@@ -24,3 +24,9 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./internal/listener/pgwire -run '^$$' -fuzz FuzzStartup -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/authn -run '^$$' -fuzz FuzzAuthenticate -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/authn -run '^$$' -fuzz FuzzClaims -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/sqlclass -run '^$$' -fuzz FuzzClassify -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/journal -run '^$$' -fuzz FuzzReaders -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/journal -run '^$$' -fuzz FuzzEnvelope -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/review/notify -run '^$$' -fuzz FuzzParseCommand -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/review/notify -run '^$$' -fuzz FuzzSlackPayload -fuzztime $(FUZZTIME)

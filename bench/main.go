@@ -61,39 +61,21 @@ func run(duration time.Duration, clients, scale, connects int) error {
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/sluice").CombinedOutput(); err != nil {
 		return fmt.Errorf("build: %v\n%s", err, out)
 	}
-	cfgPath := filepath.Join(work, "sluice.yaml")
-	cfg := fmt.Sprintf(`data_dir: %s/data
-listen: {postgres: 127.0.0.1:0, http: ""}
-tls: {allow_plaintext_loopback: true}
-auth: {service_tokens: true}
-connections:
-  - {name: bench, address: %q, database: bench, user: %s, password: %q, sslmode: disable}
-policies:
-  - {name: bench, subjects: ["group:bench"], connections: [bench]}
-log: {level: warn}
-`, work, pg.Addr(), role.Name, role.Password)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return err
-	}
-	tokOut, err := exec.Command(bin, "token", "issue", "--config", cfgPath, "--subject", "bench", "--group", "bench", "--ttl", "2h").Output()
-	if err != nil {
-		return fmt.Errorf("token issue: %w", err)
-	}
-	token := strings.TrimSpace(string(tokOut))
-	srv := exec.Command(bin, "serve", "--config", cfgPath)
-	srv.Env = os.Environ() // SLUICE_CPUPROFILE passes through
-	stdout, _ := srv.StdoutPipe()
-	srv.Stderr = os.Stderr
-	if err := srv.Start(); err != nil {
-		return err
-	}
-	defer func() { srv.Process.Signal(os.Interrupt); srv.Wait() }()
-	sluiceAddr, err := readAddr(stdout)
+	// Two gateways: the grant alone decides (no rules), and a policy with
+	// rules that classify and decide every statement.
+	plain, err := startSluice(bin, filepath.Join(work, "plain"), pg.Addr(), role, "")
 	if err != nil {
 		return err
 	}
+	defer plain.stop()
+	ruled, err := startSluice(bin, filepath.Join(work, "ruled"), pg.Addr(), role, benchRules)
+	if err != nil {
+		return err
+	}
+	defer ruled.stop()
 	direct := target{name: "direct", addr: pg.Addr(), user: role.Name, password: role.Password}
-	through := target{name: "sluice", addr: sluiceAddr, user: "bench", password: token}
+	through := target{name: "sluice (no rules)", addr: plain.addr, user: "bench", password: plain.token}
+	throughRules := target{name: "sluice (rules)", addr: ruled.addr, user: "bench", password: ruled.token}
 	targets := []target{direct}
 	if addr, stop, err := startPgBouncer(pg.Addr(), role.Name, role.Password); err != nil {
 		fmt.Fprintln(os.Stderr, "skipping PgBouncer:", err)
@@ -101,7 +83,7 @@ log: {level: warn}
 		defer stop()
 		targets = append(targets, target{name: "pgbouncer", addr: addr, user: "bench", password: ""})
 	}
-	targets = append(targets, through)
+	targets = append(targets, through, throughRules)
 
 	fmt.Fprintln(os.Stderr, "pgbench -i...")
 	if out, err := direct.pgbench(work, "-i", "-q", "-s", strconv.Itoa(scale)); err != nil {
@@ -143,6 +125,64 @@ log: {level: warn}
 	fmt.Printf("| direct (SCRAM) | %s | %s |\n", dSetup.p(50), dSetup.p(99))
 	fmt.Printf("| through sluice (token check + upstream SCRAM) | %s | %s |\n", sSetup.p(50), sSetup.p(99))
 	return nil
+}
+
+// benchRules is a realistic policy: deny the dangerous, allow reads, hold
+// destructive writes, allow the rest.
+const benchRules = `
+    rules:
+      - {when: "privileged || unknown", action: deny}
+      - {when: read, action: allow}
+      - {when: "destructive || where_missing", action: review, approvers: ["group:dba"]}
+      - {when: "write", action: allow}
+`
+
+// gateway is a running sluice binary.
+type gateway struct {
+	addr, token string
+	cmd         *exec.Cmd
+}
+
+func (g *gateway) stop() { g.cmd.Process.Signal(os.Interrupt); g.cmd.Wait() }
+
+// startSluice writes a config in dir and starts `sluice serve` with it.
+func startSluice(bin, dir, upstream string, role testkit.Role, rules string) (*gateway, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	cfgPath := filepath.Join(dir, "sluice.yaml")
+	cfg := fmt.Sprintf(`data_dir: %s/data
+listen: {postgres: 127.0.0.1:0, http: ""}
+tls: {allow_plaintext_loopback: true}
+auth: {service_tokens: true}
+connections:
+  - {name: bench, address: %q, database: bench, user: %s, password: %q, sslmode: disable}
+policies:
+  - name: bench
+    subjects: ["group:bench"]
+    connections: [bench]%s
+log: {level: warn}
+`, dir, upstream, role.Name, role.Password, rules)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	tokOut, err := exec.Command(bin, "token", "issue", "--config", cfgPath, "--subject", "bench", "--group", "bench", "--ttl", "2h").Output()
+	if err != nil {
+		return nil, fmt.Errorf("token issue: %w", err)
+	}
+	srv := exec.Command(bin, "serve", "--config", cfgPath)
+	srv.Env = os.Environ() // SLUICE_CPUPROFILE passes through
+	stdout, _ := srv.StdoutPipe()
+	srv.Stderr = os.Stderr
+	if err := srv.Start(); err != nil {
+		return nil, err
+	}
+	g := &gateway{token: strings.TrimSpace(string(tokOut)), cmd: srv}
+	if g.addr, err = readAddr(stdout); err != nil {
+		g.stop()
+		return nil, err
+	}
+	return g, nil
 }
 
 // readAddr waits for serve's "postgres: ADDR" line.

@@ -91,7 +91,9 @@ type fileConfig struct {
 	Connections []connSpec   `yaml:"connections"`
 	Policies    []policySpec `yaml:"policies"`
 	Reviews     struct {
-		Validity string `yaml:"validity,omitempty"`
+		Validity string              `yaml:"validity,omitempty"`
+		Groups   map[string][]string `yaml:"groups,omitempty"`
+		Notify   []map[string]any    `yaml:"notify,omitempty"`
 	} `yaml:"reviews"`
 	Log struct {
 		Level string `yaml:"level"`
@@ -108,7 +110,7 @@ type sluiceConfig struct {
 // newConfig writes a config with listeners on port 0, plaintext allowed
 // from loopback, service tokens, SQLite state in a fresh data_dir and debug
 // logs, plus the given connections and policies.
-func newConfig(t *testing.T, conns []connSpec, pols []policySpec) *sluiceConfig {
+func newConfig(t *testing.T, conns []connSpec, pols []policySpec, edit ...func(*fileConfig)) *sluiceConfig {
 	t.Helper()
 	dir := t.TempDir()
 	var fc fileConfig
@@ -129,6 +131,9 @@ func newConfig(t *testing.T, conns []connSpec, pols []policySpec) *sluiceConfig 
 	}
 	fc.Connections = conns
 	fc.Policies = pols
+	for _, f := range edit {
+		f(&fc)
+	}
 	data, err := yaml.Marshal(&fc)
 	if err != nil {
 		t.Fatal(err)

@@ -97,8 +97,12 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 	}
 	trail := audit.NewTrail(j, index, log)
 	g := gate.New(pol, connTypes(cfg), trail, log)
+	ns, err := notifiers(cfg, log)
+	if err != nil {
+		return err
+	}
 	reviews := &review.Service{Store: st, Recorder: trail, Estimator: targets(cfg), Validity: cfg.Reviews.Validity.D(),
-		ConsoleURL: cfg.Reviews.ConsoleURL, Groups: cfg.Reviews.Groups, Log: log.With("part", "reviews")}
+		ConsoleURL: cfg.Reviews.ConsoleURL, Groups: cfg.Reviews.Groups, Notifiers: ns, Log: log.With("part", "reviews")}
 	g.Reviews = reviews
 	defer reviews.Drain()
 	go reviews.ExpireEvery(ctx, 10*time.Second)
@@ -142,6 +146,7 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 	api := &admin.Server{Authn: auth, Store: st, JournalDir: journalDir(cfg), Auditors: auditors,
 		VerifierKey: j.VerifierKey(), Reviews: reviews, Log: log.With("listener", "http")}
 	api.Routes(mux)
+	mountHooks(mux, ns, reviews)
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
 
 	sweepCtx, stopSweep := context.WithCancel(ctx)
@@ -185,6 +190,11 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	httpSrv.Shutdown(sctx)
+	for _, n := range ns {
+		if c, ok := n.(interface{ Close() error }); ok {
+			c.Close()
+		}
+	}
 	if err := pgSrv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}

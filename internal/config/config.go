@@ -198,6 +198,46 @@ type Reviews struct {
 	// Jira, where sluice knows only the subject their account maps to:
 	// group name to subjects.
 	Groups map[string][]string `yaml:"groups"`
+	// Notify announces reviews where approvers look, and (Slack, GitHub,
+	// Jira) takes their decisions at /hooks/<name> on the HTTP listener.
+	Notify []Notifier `yaml:"notify"`
+}
+
+// Notifier is one place reviews are announced. Which fields apply depends on
+// Type; docs/reviews.md shows each.
+type Notifier struct {
+	// Name is unique; it names the notifier's hook path. Default: Type.
+	Name string `yaml:"name"`
+	// Type is webhook, slack, github or jira.
+	Type string `yaml:"type"`
+	// URL is the webhook's receiver, or Jira's site URL.
+	URL string `yaml:"url"`
+	// API overrides Slack's or GitHub's API base URL.
+	API string `yaml:"api"`
+	// Token is Slack's bot token, GitHub's token or Jira's API token.
+	Token Secret `yaml:"token"`
+	// Secret is the webhook's HMAC key, Slack's signing secret, or the
+	// GitHub or Jira webhook secret.
+	Secret Secret `yaml:"secret"`
+	// Channel (and optionally TeamID) say where Slack posts.
+	Channel string `yaml:"channel"`
+	TeamID  string `yaml:"team_id"`
+	// Repo is GitHub's owner/name; Labels apply to GitHub and Jira.
+	Repo         string   `yaml:"repo"`
+	Labels       []string `yaml:"labels"`
+	ApproveLabel string   `yaml:"approve_label"`
+	DenyLabel    string   `yaml:"deny_label"`
+	// Jira: the bot account's email, the project key and issue type, and
+	// the statuses and transition that decide and close.
+	Email          string `yaml:"email"`
+	Project        string `yaml:"project"`
+	IssueType      string `yaml:"issue_type"`
+	ApproveStatus  string `yaml:"approve_status"`
+	DenyStatus     string `yaml:"deny_status"`
+	DoneTransition string `yaml:"done_transition"`
+	// Users maps the service's user ids (Slack user id, GitHub login, Jira
+	// account id) to sluice subjects; only mapped users can decide.
+	Users map[string]string `yaml:"users"`
 }
 
 // Limits protects the gateway from oversized or slow input.

@@ -57,6 +57,10 @@ func (c *Config) targetCredentials() map[string]bool {
 	for i := range c.Connections {
 		keys[fmt.Sprintf("connections[%d].password", i)] = true
 	}
+	for i := range c.Reviews.Notify {
+		keys[fmt.Sprintf("reviews.notify[%d].token", i)] = true
+		keys[fmt.Sprintf("reviews.notify[%d].secret", i)] = true
+	}
 	return keys
 }
 
@@ -214,6 +218,10 @@ func (c *Config) secrets() map[string]*Secret {
 	m := map[string]*Secret{"state.dsn": &c.State.DSN}
 	for i := range c.Connections {
 		m[fmt.Sprintf("connections[%d].password", i)] = &c.Connections[i].Password
+	}
+	for i := range c.Reviews.Notify {
+		m[fmt.Sprintf("reviews.notify[%d].token", i)] = &c.Reviews.Notify[i].Token
+		m[fmt.Sprintf("reviews.notify[%d].secret", i)] = &c.Reviews.Notify[i].Secret
 	}
 	return m
 }

@@ -297,10 +297,54 @@ func (c *Config) validateAudit(ps *Problems) {
 	if c.Audit.FsyncInterval < 0 {
 		ps.add("audit.fsync_interval", "must not be negative")
 	}
+	c.validateNotifiers(ps)
 	if c.Reviews.Validity < 0 || c.Reviews.Validity.D() > 7*24*time.Hour {
 		ps.add("reviews.validity", "must be between 0s and 168h")
 	}
 	if c.Audit.Retention < 0 || c.Audit.Retention > 0 && c.Audit.Retention.D() < time.Hour {
 		ps.add("audit.retention", "must be at least 1h (or 0 to keep everything)")
+	}
+}
+
+func (c *Config) validateNotifiers(ps *Problems) {
+	seen := map[string]bool{}
+	for i, n := range c.Reviews.Notify {
+		key := fmt.Sprintf("reviews.notify[%d]", i)
+		name := n.Name
+		if name == "" {
+			name = n.Type
+		}
+		if !connName.MatchString(name) {
+			ps.add(key+".name", "%q is not a valid name", name)
+		} else if seen[name] {
+			ps.add(key+".name", "notifier %q is defined twice", name)
+		}
+		seen[name] = true
+		need := func(field, value string) {
+			if value == "" {
+				ps.add(key+"."+field, "required for type %s", n.Type)
+			}
+		}
+		switch n.Type {
+		case "webhook":
+			need("url", n.URL)
+			need("secret", n.Secret.raw)
+		case "slack":
+			need("token", n.Token.raw)
+			need("secret", n.Secret.raw)
+			need("channel", n.Channel)
+		case "github":
+			need("repo", n.Repo)
+			need("token", n.Token.raw)
+			need("secret", n.Secret.raw)
+		case "jira":
+			need("url", n.URL)
+			need("email", n.Email)
+			need("token", n.Token.raw)
+			need("secret", n.Secret.raw)
+			need("project", n.Project)
+		default:
+			ps.add(key+".type", "must be webhook, slack, github or jira, not %q", n.Type)
+		}
 	}
 }

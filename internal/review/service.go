@@ -413,3 +413,36 @@ func (s *Service) ExpireEvery(ctx context.Context, interval time.Duration) {
 		}
 	}
 }
+
+// Decider adapts the service to notifiers' inbound decisions (Slack
+// buttons, GitHub and Jira comments): approvers are known by subject, and
+// refusals become caller-facing errors, the only text a chat or ticket
+// shows.
+type Decider struct{ *Service }
+
+var _ notify.Decider = Decider{}
+var _ notify.ReviewLookup = Decider{}
+
+// Decide records a vote by subject.
+func (d Decider) Decide(ctx context.Context, id, subject string, approve bool, reason, via string) (*sluice.Review, error) {
+	r, err := d.DecideAs(ctx, id, subject, approve, reason, via)
+	return r, PublicError(err)
+}
+
+// PublicError turns the flow's refusals into errors whose message can be
+// shown to the person who tried; other errors pass unchanged.
+func PublicError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrSelfApproval), errors.Is(err, ErrNotApprover):
+		return sluice.Errorf(sluice.EForbidden, "%v", err)
+	case errors.Is(err, store.ErrReviewClosed):
+		return sluice.Errorf(sluice.EConflict, "the review is no longer pending")
+	case errors.Is(err, store.ErrAlreadyVoted):
+		return sluice.Errorf(sluice.EConflict, "you already voted on this review")
+	case errors.Is(err, store.ErrNotFound):
+		return sluice.Errorf(sluice.ENotFound, "no such review")
+	}
+	return err
+}
