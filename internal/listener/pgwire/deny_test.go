@@ -80,3 +80,22 @@ func TestDeniedStatementNeverReachesUpstream(t *testing.T) {
 		t.Fatal("the tap saw nothing: the test would pass for the wrong reason")
 	}
 }
+
+// TestReadOnlyPolicyOpensReadOnlyUpstream checks the second line of
+// defence: a policy that only ever allows reads gets an upstream session
+// in which PostgreSQL itself refuses writes.
+func TestReadOnlyPolicyOpensReadOnlyUpstream(t *testing.T) {
+	e := newEnv(t, withPolicies(config.Policy{Name: "readers", Subjects: []string{"group:agents"}, Connections: []string{"app"},
+		Rules: []config.Rule{{When: "read", Action: "allow"}, {When: "true", Action: "deny"}}}))
+	ctx := context.Background()
+	c := e.connect(ctx)
+	var ro string
+	if err := c.QueryRow(ctx, "show default_transaction_read_only").Scan(&ro); err != nil || ro != "on" {
+		t.Fatalf("default_transaction_read_only = %q, %v", ro, err)
+	}
+	// A write the rules deny never gets there; and the read-only session
+	// would refuse one the classifier missed.
+	if _, err := c.Exec(ctx, "create table t(id int)"); pgCode(err) != "42501" {
+		t.Fatalf("create table: %v", err)
+	}
+}
