@@ -1,0 +1,195 @@
+package review_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/review"
+	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/store/sqlite"
+)
+
+// steps records the journal's review steps.
+type steps struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (s *steps) Record(_ context.Context, ev *sluice.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ev.Type == sluice.EventReview {
+		s.names = append(s.names, ev.Reason)
+	}
+	return nil
+}
+
+func (s *steps) list() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.names...)
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newService(t *testing.T) (*review.Service, *steps, *clock) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	rec := &steps{}
+	clk := &clock{t: time.Now().UTC()}
+	return &review.Service{Store: st, Recorder: rec, Validity: time.Hour, Now: clk.Now, Poll: time.Hour,
+		Groups: map[string][]string{"dba": {"dora"}}}, rec, clk
+}
+
+var (
+	agent = &sluice.Identity{Subject: "bot", Groups: []string{"ai-agents"}}
+	alice = &sluice.Identity{Subject: "alice", Groups: []string{"dba"}}
+	bob   = &sluice.Identity{Subject: "bob", Groups: []string{"dba"}}
+	eve   = &sluice.Identity{Subject: "eve", Groups: []string{"interns"}}
+	hold  = sluice.Decision{Action: sluice.ActionReview, Policy: "p", Rule: "r", Approvers: []string{"group:dba", "subject:bot"},
+		MinApprovals: 2, Wait: time.Minute}
+)
+
+func request(text string) *sluice.Request {
+	return &sluice.Request{ID: "s/1", SessionID: "s", Text: text, Subject: agent.Subject, Groups: agent.Groups, Connection: "orders"}
+}
+
+func TestVotes(t *testing.T) {
+	ctx := context.Background()
+	svc, rec, _ := newService(t)
+	r, err := svc.Open(ctx, request("delete from orders"), hold, []string{"DELETE without WHERE"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != sluice.ReviewPending || r.MinApprovals != 2 || r.EstimatedRows != -1 || r.StatementHash == "" {
+		t.Fatalf("opened %+v", r)
+	}
+	// The same statement again joins the pending review.
+	again, _ := svc.Open(ctx, request("delete from orders"), hold, nil)
+	if again.ID != r.ID {
+		t.Fatalf("a second hold opened %s, want to join %s", again.ID, r.ID)
+	}
+	if _, err := svc.Decide(ctx, r.ID, agent, true, "", "cli"); !errors.Is(err, review.ErrSelfApproval) {
+		t.Fatalf("self-approval: %v (the requester is even listed as an approver)", err)
+	}
+	if _, err := svc.Decide(ctx, r.ID, eve, true, "", "cli"); !errors.Is(err, review.ErrNotApprover) {
+		t.Fatalf("non-approver: %v", err)
+	}
+	r, err = svc.Decide(ctx, r.ID, alice, true, "fine", "cli")
+	if err != nil || r.Status != sluice.ReviewPending || r.Approvals() != 1 {
+		t.Fatalf("first vote: %+v %v", r, err)
+	}
+	if _, err := svc.Decide(ctx, r.ID, alice, true, "again", "api"); !errors.Is(err, store.ErrAlreadyVoted) {
+		t.Fatalf("second vote by alice: %v", err)
+	}
+	// dora is in dba only through the configured group map.
+	r, err = svc.DecideAs(ctx, r.ID, "dora", true, "ok", "slack")
+	if err != nil || r.Status != sluice.ReviewApproved {
+		t.Fatalf("second approver: %+v %v", r, err)
+	}
+	if _, err := svc.Claim(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Claim(ctx, r.ID); !errors.Is(err, store.ErrReviewClosed) {
+		t.Fatalf("second claim: %v", err)
+	}
+	want := []string{"created", "vote: approve by alice via cli (1 of 2 approvals)", "approved by dora via slack", "executed"}
+	if got := rec.list(); len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] || got[3] != want[3] {
+		t.Fatalf("journaled steps %q, want %q", got, want)
+	}
+}
+
+func TestWaitWakesAndTimesOut(t *testing.T) {
+	ctx := context.Background()
+	svc, _, clk := newService(t)
+	one := hold
+	one.MinApprovals = 1
+	r, err := svc.Open(ctx, request("truncate orders"), one, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *sluice.Review, 1)
+	go func() {
+		rv, _ := svc.Wait(ctx, r.ID, time.Now().Add(time.Minute))
+		got <- rv
+	}()
+	if _, err := svc.Decide(ctx, r.ID, bob, false, "no", "cli"); err != nil {
+		t.Fatal(err)
+	}
+	if rv := <-got; rv.Status != sluice.ReviewDenied || rv.Decisions[0].Reason != "no" {
+		t.Fatalf("woken with %+v", rv)
+	}
+
+	// A wait that runs out returns the review still pending.
+	r2, _ := svc.Open(ctx, request("drop table orders"), one, nil)
+	rv, err := svc.Wait(ctx, r2.ID, time.Now().Add(10*time.Millisecond))
+	if err != nil || rv.Status != sluice.ReviewPending {
+		t.Fatalf("timed-out wait: %+v %v", rv, err)
+	}
+	// A late approval still lets the same statement through once...
+	if _, err := svc.Decide(ctx, r2.ID, alice, true, "late", "cli"); err != nil {
+		t.Fatal(err)
+	}
+	found, err := svc.Open(ctx, request("drop table orders"), one, nil)
+	if err != nil || found.ID != r2.ID || found.Status != sluice.ReviewApproved {
+		t.Fatalf("late approval not found: %+v %v", found, err)
+	}
+	// ...but not a different statement, and not after the validity window.
+	other, _ := svc.Open(ctx, request("drop table customers"), one, nil)
+	if other.ID == r2.ID {
+		t.Fatal("an approval was reused for another statement")
+	}
+	clk.Add(2 * time.Hour)
+	n, err := svc.Expire(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("expired %d, %v (want the approved one and the other pending one)", n, err)
+	}
+	if _, err := svc.Claim(ctx, r2.ID); !errors.Is(err, store.ErrReviewClosed) {
+		t.Fatalf("claim after expiry: %v", err)
+	}
+}
+
+func TestWaitEndsWithContext(t *testing.T) {
+	svc, _, _ := newService(t)
+	r, _ := svc.Open(context.Background(), request("delete from t"), hold, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := svc.Wait(ctx, r.ID, time.Now().Add(time.Hour)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait after cancel: %v", err)
+	}
+}
+
+func TestPublicError(t *testing.T) {
+	for _, c := range []struct {
+		in   error
+		code string
+	}{
+		{review.ErrSelfApproval, sluice.EForbidden},
+		{review.ErrNotApprover, sluice.EForbidden},
+		{store.ErrReviewClosed, sluice.EConflict},
+		{store.ErrAlreadyVoted, sluice.EConflict},
+		{store.ErrNotFound, sluice.ENotFound},
+	} {
+		if got := sluice.ErrorCode(review.PublicError(c.in)); got != c.code {
+			t.Errorf("%v -> %s, want %s", c.in, got, c.code)
+		}
+	}
+}
