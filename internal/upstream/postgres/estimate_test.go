@@ -57,3 +57,40 @@ func TestEstimateNeverRuns(t *testing.T) {
 		t.Fatalf("estimating changed the table: %d rows, %v", count, err)
 	}
 }
+
+func TestCatalogTableName(t *testing.T) {
+	pg := testkit.Shared(t)
+	ctx := context.Background()
+	db := testkit.UniqueName(t)
+	if err := pg.CreateDatabase(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pg.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var oid uint32
+	if _, err := c.Exec(ctx, "create schema crm; create table crm.people(email text)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.QueryRow(ctx, "select 'crm.people'::regclass::oid").Scan(&oid); err != nil {
+		t.Fatal(err)
+	}
+	r := pg.SCRAMUser()
+	cat := pgup.NewCatalog(pgup.Targets{"app": {Host: pg.Host(), Port: uint16(pg.Port()), Database: db, User: r.Name,
+		Password: r.Password, SSLMode: "disable", ConnectTimeout: 5 * time.Second}}, time.Minute)
+	defer cat.Close()
+	for range 2 { // the second answer comes from the cache
+		name, err := cat.TableName(ctx, "app", oid)
+		if err != nil || name != "crm.people" {
+			t.Fatalf("TableName = %q, %v", name, err)
+		}
+	}
+	if name, err := cat.TableName(ctx, "app", 0); err != nil || name != "" {
+		t.Fatalf("oid 0: %q %v", name, err)
+	}
+	if name, err := cat.TableName(ctx, "app", 4294967000); err != nil || name != "" {
+		t.Fatalf("unknown oid: %q %v", name, err)
+	}
+}
