@@ -1,6 +1,8 @@
 package sluice
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"time"
 )
@@ -185,3 +187,22 @@ const (
 	StatusAborted = "aborted"
 	StatusDenied  = "denied"
 )
+
+// Hash binds an approval to one statement: SHA-256 over the connection, the
+// exact text and the parameters, in hex. It must be taken before anything
+// masks the request for the audit trail.
+func (r *Request) Hash() string {
+	h := sha256.New()
+	h.Write([]byte(r.Connection))
+	h.Write([]byte{0})
+	h.Write([]byte(r.Text))
+	for _, p := range r.Params {
+		if p == nil {
+			h.Write([]byte{0, 'N'})
+			continue
+		}
+		h.Write([]byte{0, 'V'})
+		h.Write([]byte(*p))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

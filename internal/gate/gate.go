@@ -29,7 +29,7 @@ type Recorder interface {
 
 // Reviews is the subset of the review flow the gate uses.
 type Reviews interface {
-	Open(ctx context.Context, req *sluice.Request, d sluice.Decision, reasons []string) (*sluice.Review, error)
+	Open(ctx context.Context, req *sluice.Request, hash string, d sluice.Decision, reasons []string) (*sluice.Review, error)
 	Wait(ctx context.Context, id string, until time.Time) (*sluice.Review, error)
 	Claim(ctx context.Context, id string) (*sluice.Review, error)
 }

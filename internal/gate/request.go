@@ -126,7 +126,7 @@ func (s *Session) openReview(ctx context.Context, req *sluice.Request, d sluice.
 			reasons = append(reasons, st.Reasons...)
 		}
 	}
-	return s.gate.Reviews.Open(ctx, req, d, reasons)
+	return s.gate.Reviews.Open(ctx, req, req.Hash(), d, reasons)
 }
 
 // Await holds a request that Begin sent to review until the review is

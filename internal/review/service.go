@@ -8,9 +8,7 @@ package review
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base32"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,24 +92,6 @@ func (s *Service) log() *slog.Logger {
 	return s.Log
 }
 
-// StatementHash binds an approval to one statement: the connection, the
-// exact text and the parameters.
-func StatementHash(req *sluice.Request) string {
-	h := sha256.New()
-	h.Write([]byte(req.Connection))
-	h.Write([]byte{0})
-	h.Write([]byte(req.Text))
-	for _, p := range req.Params {
-		if p == nil {
-			h.Write([]byte{0, 'N'})
-			continue
-		}
-		h.Write([]byte{0, 'V'})
-		h.Write([]byte(*p))
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
 func newID() string {
 	var b [10]byte
 	rand.Read(b[:])
@@ -121,9 +101,9 @@ func newID() string {
 // Open returns the review that holds req under decision d: an approved,
 // unused review of the same subject for the same statement (the caller then
 // claims it), a pending one to wait on with the others, or a new one, which
-// is journaled and announced.
-func (s *Service) Open(ctx context.Context, req *sluice.Request, d sluice.Decision, reasons []string) (*sluice.Review, error) {
-	hash := StatementHash(req)
+// is journaled and announced. hash is req.Hash() taken before req was masked
+// for the audit trail; req itself is what approvers and the journal see.
+func (s *Service) Open(ctx context.Context, req *sluice.Request, hash string, d sluice.Decision, reasons []string) (*sluice.Review, error) {
 	now := s.now()
 	r, err := s.Store.FindReview(ctx, req.Subject, req.Connection, hash,
 		[]sluice.ReviewStatus{sluice.ReviewApproved, sluice.ReviewPending}, now)

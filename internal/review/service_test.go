@@ -75,7 +75,7 @@ func request(text string) *sluice.Request {
 func TestVotes(t *testing.T) {
 	ctx := context.Background()
 	svc, rec, _ := newService(t)
-	r, err := svc.Open(ctx, request("delete from orders"), hold, []string{"DELETE without WHERE"})
+	r, err := svc.Open(ctx, request("delete from orders"), request("delete from orders").Hash(), hold, []string{"DELETE without WHERE"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestVotes(t *testing.T) {
 		t.Fatalf("opened %+v", r)
 	}
 	// The same statement again joins the pending review.
-	again, _ := svc.Open(ctx, request("delete from orders"), hold, nil)
+	again, _ := svc.Open(ctx, request("delete from orders"), request("delete from orders").Hash(), hold, nil)
 	if again.ID != r.ID {
 		t.Fatalf("a second hold opened %s, want to join %s", again.ID, r.ID)
 	}
@@ -122,7 +122,7 @@ func TestWaitWakesAndTimesOut(t *testing.T) {
 	svc, _, clk := newService(t)
 	one := hold
 	one.MinApprovals = 1
-	r, err := svc.Open(ctx, request("truncate orders"), one, nil)
+	r, err := svc.Open(ctx, request("truncate orders"), request("truncate orders").Hash(), one, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestWaitWakesAndTimesOut(t *testing.T) {
 	}
 
 	// A wait that runs out returns the review still pending.
-	r2, _ := svc.Open(ctx, request("drop table orders"), one, nil)
+	r2, _ := svc.Open(ctx, request("drop table orders"), request("drop table orders").Hash(), one, nil)
 	rv, err := svc.Wait(ctx, r2.ID, time.Now().Add(10*time.Millisecond))
 	if err != nil || rv.Status != sluice.ReviewPending {
 		t.Fatalf("timed-out wait: %+v %v", rv, err)
@@ -148,12 +148,12 @@ func TestWaitWakesAndTimesOut(t *testing.T) {
 	if _, err := svc.Decide(ctx, r2.ID, alice, true, "late", "cli"); err != nil {
 		t.Fatal(err)
 	}
-	found, err := svc.Open(ctx, request("drop table orders"), one, nil)
+	found, err := svc.Open(ctx, request("drop table orders"), request("drop table orders").Hash(), one, nil)
 	if err != nil || found.ID != r2.ID || found.Status != sluice.ReviewApproved {
 		t.Fatalf("late approval not found: %+v %v", found, err)
 	}
 	// ...but not a different statement, and not after the validity window.
-	other, _ := svc.Open(ctx, request("drop table customers"), one, nil)
+	other, _ := svc.Open(ctx, request("drop table customers"), request("drop table customers").Hash(), one, nil)
 	if other.ID == r2.ID {
 		t.Fatal("an approval was reused for another statement")
 	}
@@ -169,7 +169,7 @@ func TestWaitWakesAndTimesOut(t *testing.T) {
 
 func TestWaitEndsWithContext(t *testing.T) {
 	svc, _, _ := newService(t)
-	r, _ := svc.Open(context.Background(), request("delete from t"), hold, nil)
+	r, _ := svc.Open(context.Background(), request("delete from t"), request("delete from t").Hash(), hold, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := svc.Wait(ctx, r.ID, time.Now().Add(time.Hour)); !errors.Is(err, context.Canceled) {
