@@ -26,6 +26,7 @@ type Config struct {
 	Policies    []Policy     `yaml:"policies"`
 	Audit       Audit        `yaml:"audit"`
 	Reviews     Reviews      `yaml:"reviews"`
+	Masking     Masking      `yaml:"masking"`
 	Limits      Limits       `yaml:"limits"`
 	Log         Log          `yaml:"log"`
 }
@@ -125,6 +126,13 @@ type Policy struct {
 	// request is denied. A policy without rules allows every request of the
 	// connections it grants.
 	Rules []Rule `yaml:"rules"`
+	// Mask names the detector sets ("pii", "secrets") and single detectors
+	// whose matches are masked in results for this policy's sessions; the
+	// masking section's column rules apply to every policy.
+	Mask []string `yaml:"mask"`
+	// Unmasked are subjects ("group:dba") who see clear values; the journal
+	// records each result they saw unmasked.
+	Unmasked []string `yaml:"unmasked"`
 	// ReadOnly opens the upstream connection with
 	// default_transaction_read_only=on, a second line of defence behind the
 	// rules. It is implied when every rule that can let a request through
@@ -184,6 +192,46 @@ type Audit struct {
 	// Auditors may read the audit trail through the admin API: subjects as
 	// in policies ("group:security", "subject:alice"). Empty: nobody.
 	Auditors []string `yaml:"auditors"`
+}
+
+// Masking configures what is masked in results before the agent sees
+// them, and in the audit trail's copy of statements.
+type Masking struct {
+	// Key keys the hash and fake strategies (HMAC), so that masked values
+	// stay the same across queries and joins line up. Required when a rule
+	// uses hash or fake.
+	Key Secret `yaml:"key"`
+	// Strategy is the default for detector matches: redact (default),
+	// partial, hash or fake.
+	Strategy string `yaml:"strategy"`
+	// Rules mask whole columns: patterns like "*.email", "users.ssn",
+	// "crm.*.phone".
+	Rules []MaskRule `yaml:"rules"`
+	// JSONPaths mask fields of JSON bodies: "$.user.email", "$..card".
+	JSONPaths []MaskPath `yaml:"json_paths"`
+	// Detectors are custom content detectors.
+	Detectors []MaskDetector `yaml:"detectors"`
+}
+
+// MaskRule masks the columns its patterns match with a strategy.
+type MaskRule struct {
+	Columns  []string `yaml:"columns"`
+	Strategy string   `yaml:"strategy"`
+}
+
+// MaskPath masks the JSON fields its paths match with a strategy.
+type MaskPath struct {
+	Paths    []string `yaml:"paths"`
+	Strategy string   `yaml:"strategy"`
+}
+
+// MaskDetector is a custom detector: a regular expression (RE2 syntax),
+// with an optional literal every match contains (a cheap prefilter).
+type MaskDetector struct {
+	Name     string `yaml:"name"`
+	Pattern  string `yaml:"pattern"`
+	Trigger  string `yaml:"trigger"`
+	Strategy string `yaml:"strategy"`
 }
 
 // Reviews configures the approval flow of held requests.
