@@ -60,6 +60,7 @@ type policySpec struct {
 	Connections []string   `yaml:"connections"`
 	Sources     []string   `yaml:"sources,omitempty"`
 	Rules       []ruleSpec `yaml:"rules,omitempty"`
+	Mask        []string   `yaml:"mask,omitempty"`
 }
 
 // ruleSpec is one rule of a policy.
@@ -95,7 +96,13 @@ type fileConfig struct {
 		Groups   map[string][]string `yaml:"groups,omitempty"`
 		Notify   []map[string]any    `yaml:"notify,omitempty"`
 	} `yaml:"reviews"`
-	Log struct {
+	MCP struct {
+		ReviewWait     string   `yaml:"review_wait,omitempty"`
+		SessionIdle    string   `yaml:"session_idle,omitempty"`
+		AllowedOrigins []string `yaml:"allowed_origins,omitempty"`
+	} `yaml:"mcp,omitempty"`
+	Masking map[string]any `yaml:"masking,omitempty"`
+	Log     struct {
 		Level string `yaml:"level"`
 	} `yaml:"log"`
 }

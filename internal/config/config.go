@@ -27,6 +27,7 @@ type Config struct {
 	Audit       Audit        `yaml:"audit"`
 	Reviews     Reviews      `yaml:"reviews"`
 	Masking     Masking      `yaml:"masking"`
+	MCP         MCP          `yaml:"mcp"`
 	Limits      Limits       `yaml:"limits"`
 	Log         Log          `yaml:"log"`
 }
@@ -390,6 +391,7 @@ func (c *Config) ApplyDefaults() {
 	if c.Reviews.Validity == 0 {
 		c.Reviews.Validity = Duration(DefaultReviewValidity)
 	}
+	c.MCP.applyDefaults()
 	if c.Audit.Sync == "" {
 		c.Audit.Sync = "batch"
 	}
