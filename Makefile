@@ -30,3 +30,6 @@ fuzz:
 	$(GO) test ./internal/journal -run '^$$' -fuzz FuzzEnvelope -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/review/notify -run '^$$' -fuzz FuzzParseCommand -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/review/notify -run '^$$' -fuzz FuzzSlackPayload -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/mask -run '^$$' -fuzz FuzzText -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/mask -run '^$$' -fuzz FuzzJSON -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/mask -run '^$$' -fuzz FuzzValue -fuzztime $(FUZZTIME)
