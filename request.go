@@ -155,6 +155,12 @@ type Result struct {
 	// Capture holds the first rows of the result exactly as the agent
 	// received them, up to the configured row and byte caps.
 	Capture *Capture `json:"capture,omitempty"`
+	// Masked counts the values masked in what the agent received, by
+	// detector or rule ("email", "column_rule", "withheld").
+	Masked map[string]uint64 `json:"masked,omitempty"`
+	// Unmasked is set when the agent is exempt from masking and received
+	// clear values.
+	Unmasked bool `json:"unmasked,omitempty"`
 }
 
 // Capture is the beginning of a result as the agent saw it.

@@ -70,7 +70,13 @@ func onOff(b bool) string {
 // compilePolicies compiles the policies' rules, reporting bad conditions
 // like other configuration problems (exit code 2, with their keys).
 func compilePolicies(path string, cfg *config.Config) (*policy.Engine, error) {
-	eng, err := policy.New(cfg.Policies)
+	eng, err := policy.New(cfg.Policies, cfg.Masking)
+	if err == nil {
+		_, err = policy.StatementMask(cfg.Masking)
+		if err != nil {
+			err = config.Problems{{Key: "masking", Message: err.Error()}}
+		}
+	}
 	if err != nil {
 		_, perr := reportProblems(path, func(string) (*config.Config, error) { return nil, err })
 		return nil, perr

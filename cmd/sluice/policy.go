@@ -26,7 +26,7 @@ func policyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			eng, err := policy.New(cfg.Policies)
+			eng, err := policy.New(cfg.Policies, cfg.Masking)
 			if err != nil {
 				return err
 			}

@@ -23,9 +23,11 @@ import (
 	"github.com/sluicehq/sluice/internal/gate"
 	"github.com/sluicehq/sluice/internal/journal"
 	"github.com/sluicehq/sluice/internal/listener/pgwire"
+	"github.com/sluicehq/sluice/internal/policy"
 	"github.com/sluicehq/sluice/internal/review"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/tlscert"
+	pgup "github.com/sluicehq/sluice/internal/upstream/postgres"
 )
 
 func serveCmd() *cobra.Command {
@@ -97,6 +99,11 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 	}
 	trail := audit.NewTrail(j, index, log)
 	g := gate.New(pol, connTypes(cfg), trail, log)
+	if g.StatementMask, err = policy.StatementMask(cfg.Masking); err != nil {
+		return fmt.Errorf("masking: %w", err)
+	}
+	catalog := pgup.NewCatalog(targets(cfg), 10*time.Minute)
+	defer catalog.Close()
 	ns, err := notifiers(cfg, log)
 	if err != nil {
 		return err
@@ -132,7 +139,7 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 	}
 
 	pgSrv := &pgwire.Server{
-		Gate: g, Authn: auth, Upstream: targets(cfg),
+		Gate: g, Authn: auth, Upstream: targets(cfg), Tables: catalog,
 		TLS: tlsConfig, AllowPlaintextLoopback: cfg.TLS.AllowPlaintextLoopback,
 		MaxMessageBytes: cfg.Limits.MaxMessageBytes, StartupTimeout: cfg.Limits.StartupTimeout.D(),
 		MaxSessions: cfg.Limits.MaxSessions, Log: log.With("listener", "postgres"),

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/mask"
 	"github.com/sluicehq/sluice/internal/policy"
 	"github.com/sluicehq/sluice/internal/sqlclass"
 )
@@ -43,6 +44,9 @@ type Gate struct {
 	log     *slog.Logger
 	sqlc    *sqlclass.Cache
 	Reviews Reviews
+	// StatementMask masks secrets in the audit trail's copy of statements
+	// and parameters (nil: none); the request forwarded is never changed.
+	StatementMask *mask.Engine
 	// Now returns the current time; tests may replace it before use.
 	Now func() time.Time
 }
@@ -148,6 +152,17 @@ func (s *Session) Info() *sluice.Session { return &s.rec }
 
 // ID returns the session id.
 func (s *Session) ID() string { return s.rec.ID }
+
+// Masking returns the engine that masks this session's results, or nil
+// when nothing is masked, and whether the session's identity is exempt: it
+// sees clear values, while the audit trail's copy of what it saw is still
+// masked and marked unmasked.
+func (s *Session) Masking() (m *mask.Engine, exempt bool) {
+	if s.policy.Mask == nil {
+		return nil, false
+	}
+	return s.policy.Mask, s.policy.SeesClear(&s.rec.Identity)
+}
 
 // ReadOnly reports whether the session's upstream connection must be opened
 // read-only (its policy only ever lets reads through).

@@ -70,10 +70,14 @@ func (s *Session) Begin(ctx context.Context, req *sluice.Request) (sluice.Decisi
 
 	a, in := s.classify(req)
 	d := s.gate.policy.Decide(s.policy, in)
+	// The approval binds to the statement as sent; everything recorded from
+	// here on (review, journal, index) sees it with its secrets masked.
+	hash := req.Hash()
+	s.gate.maskStatement(req)
 	var rv *sluice.Review
 	if d.Action == sluice.ActionReview {
 		var err error
-		if rv, err = s.openReview(ctx, req, d, a); err != nil {
+		if rv, err = s.openReview(ctx, req, hash, d, a); err != nil {
 			s.gate.log.Error("open review", "request", req.ID, "err", err)
 			d = sluice.Decision{Action: sluice.ActionDeny, Policy: d.Policy, Rule: d.Rule,
 				Message: "this statement needs an approval, but sluice could not open a review; try again later"}
@@ -116,7 +120,7 @@ func denied(d sluice.Decision, a *sqlclass.Analysis) *sluice.Error {
 }
 
 // openReview opens (or joins) the review that holds req.
-func (s *Session) openReview(ctx context.Context, req *sluice.Request, d sluice.Decision, a *sqlclass.Analysis) (*sluice.Review, error) {
+func (s *Session) openReview(ctx context.Context, req *sluice.Request, hash string, d sluice.Decision, a *sqlclass.Analysis) (*sluice.Review, error) {
 	if s.gate.Reviews == nil {
 		return nil, errors.New("no review flow configured")
 	}
@@ -126,7 +130,7 @@ func (s *Session) openReview(ctx context.Context, req *sluice.Request, d sluice.
 			reasons = append(reasons, st.Reasons...)
 		}
 	}
-	return s.gate.Reviews.Open(ctx, req, req.Hash(), d, reasons)
+	return s.gate.Reviews.Open(ctx, req, hash, d, reasons)
 }
 
 // Await holds a request that Begin sent to review until the review is

@@ -3,6 +3,7 @@ package journal
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -184,6 +185,27 @@ func appendResult(b []byte, r *sluice.Result) []byte {
 	if r.Capture != nil {
 		b = append(b, `,"capture":`...)
 		b = appendCapture(b, r.Capture)
+	}
+	if len(r.Masked) > 0 {
+		// encoding/json writes map keys sorted.
+		keys := make([]string, 0, len(r.Masked))
+		for k := range r.Masked {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, `,"masked":{`...)
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, k)
+			b = append(b, ':')
+			b = strconv.AppendUint(b, r.Masked[k], 10)
+		}
+		b = append(b, '}')
+	}
+	if r.Unmasked {
+		b = append(b, `,"unmasked":true`...)
 	}
 	return append(b, '}')
 }

@@ -41,7 +41,8 @@ var knownLayouts = []struct {
 		"Wait time.Duration wait,omitempty; ReviewID string review_id,omitempty"},
 	{reflect.TypeFor[sluice.Result](), "Tag string tag,omitempty; Rows int64 rows; " +
 		"Duration time.Duration duration; Error string error,omitempty; Status string status; " +
-		"Capture *sluice.Capture capture,omitempty"},
+		"Capture *sluice.Capture capture,omitempty; Masked map[string]uint64 masked,omitempty; " +
+		"Unmasked bool unmasked,omitempty"},
 	{reflect.TypeFor[sluice.Capture](), "Columns []sluice.Column columns,omitempty; " +
 		"Rows [][]*string rows,omitempty; Bytes int bytes; Truncated bool truncated,omitempty"},
 	{reflect.TypeFor[sluice.Column](), "Name string name; TypeOID uint32 type_oid; Format int16 format,omitempty"},

@@ -38,6 +38,21 @@ func (c *Counts) addNamed(name string) {
 	c.custom = append(c.custom, namedCount{name, 1})
 }
 
+// Add counts n more under name, for the caller's own events (such as values
+// it withheld because masking them failed).
+func (c *Counts) Add(name string, n uint64) {
+	if c == nil || n == 0 {
+		return
+	}
+	for i := range c.custom {
+		if c.custom[i].name == name {
+			c.custom[i].n += n
+			return
+		}
+	}
+	c.custom = append(c.custom, namedCount{name, n})
+}
+
 // Reset sets every count to zero, keeping the memory.
 func (c *Counts) Reset() {
 	c.n = [numCounters]uint64{}

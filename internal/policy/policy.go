@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/mask"
 )
 
 // Engine holds compiled policies. It is immutable and safe for concurrent use.
@@ -28,7 +29,21 @@ type Policy struct {
 	// ReadOnly says sessions under this policy open their upstream
 	// connection read-only.
 	ReadOnly bool
+	// Mask masks results of this policy's sessions (nil: nothing to mask);
+	// Unmasked are the subjects who see clear values.
+	Mask     *mask.Engine
+	Unmasked []Subject
 	rules    []rule
+}
+
+// SeesClear reports whether id is exempt from p's masking.
+func (p *Policy) SeesClear(id *sluice.Identity) bool {
+	for _, s := range p.Unmasked {
+		if s.Matches(id) {
+			return true
+		}
+	}
+	return false
 }
 
 // Subject matches identities: by group, by subject, or anyone ("*").
@@ -62,9 +77,14 @@ func (s Subject) Matches(id *sluice.Identity) bool {
 	return false
 }
 
-// New compiles configured policies and their rules. Errors are
-// config.Problems naming the key of each bad rule condition.
-func New(cfg []config.Policy) (*Engine, error) {
+// New compiles configured policies, their rules and their masking. Errors
+// are config.Problems naming the key of each bad rule condition or masking
+// setting.
+func New(cfg []config.Policy, masking ...config.Masking) (*Engine, error) {
+	var mc config.Masking
+	if len(masking) > 0 {
+		mc = masking[0]
+	}
 	env, err := newEnv()
 	if err != nil {
 		return nil, fmt.Errorf("policy environment: %w", err)
@@ -95,6 +115,20 @@ func New(cfg []config.Policy) (*Engine, error) {
 			p.rules = append(p.rules, rule{name: name, when: cr.When, prog: prog, decision: d})
 		}
 		p.ReadOnly = p.ReadOnly || readOnlyRules
+		m, err := compileMask(mc, cp.Mask)
+		if err != nil {
+			ps = append(ps, config.Problem{Key: fmt.Sprintf("policies[%d].mask", i), Message: err.Error()})
+		} else if m.Enabled() {
+			p.Mask = m
+		}
+		for j, u := range cp.Unmasked {
+			sub, err := ParseSubject(u)
+			if err != nil {
+				ps = append(ps, config.Problem{Key: fmt.Sprintf("policies[%d].unmasked[%d]", i, j), Message: err.Error()})
+				continue
+			}
+			p.Unmasked = append(p.Unmasked, sub)
+		}
 		for _, s := range cp.Subjects {
 			sub, err := ParseSubject(s)
 			if err != nil {

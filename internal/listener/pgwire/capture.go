@@ -17,35 +17,57 @@ type capture struct {
 	done     bool // stop capturing (budget spent or a second result set)
 }
 
-// newCapture starts a capture for columns cols, whose values arrive in the
-// given formats (Bind's result format codes: none means text, one applies
-// to all).
-func newCapture(cols []sluice.Column, formats []int16, maxRows, maxBytes int) *capture {
+// newCapture starts a capture for columns cols, in their final formats.
+func newCapture(cols []colDesc, maxRows, maxBytes int) *capture {
 	c := &capture{maxRows: maxRows, maxBytes: maxBytes, done: maxRows == 0 || maxBytes == 0}
-	c.res.Columns = make([]sluice.Column, len(cols))
-	copy(c.res.Columns, cols)
-	for i := range c.res.Columns {
-		switch {
-		case len(formats) == 1:
-			c.res.Columns[i].Format = formats[0]
-		case i < len(formats):
-			c.res.Columns[i].Format = formats[i]
-		}
-	}
+	c.res.Columns = publicColumns(cols)
 	return c
 }
 
+// colDesc is one column of a result as RowDescription describes it.
+type colDesc struct {
+	sluice.Column
+	TableOID uint32
+}
+
 // columns decodes a RowDescription.
-func columns(body []byte) []sluice.Column {
+func columns(body []byte) []colDesc {
 	var rd pgproto3.RowDescription
 	if err := rd.Decode(body); err != nil {
 		return nil
 	}
-	cols := make([]sluice.Column, len(rd.Fields))
+	cols := make([]colDesc, len(rd.Fields))
 	for i, f := range rd.Fields {
-		cols[i] = sluice.Column{Name: string(f.Name), TypeOID: f.DataTypeOID, Format: f.Format}
+		cols[i] = colDesc{Column: sluice.Column{Name: string(f.Name), TypeOID: f.DataTypeOID, Format: f.Format}, TableOID: f.TableOID}
 	}
 	return cols
+}
+
+// withFormats returns cols with Bind's result format codes applied (none
+// means text, one applies to all).
+func withFormats(cols []colDesc, formats []int16) []colDesc {
+	out := make([]colDesc, len(cols))
+	copy(out, cols)
+	for i := range out {
+		switch {
+		case len(formats) == 0:
+			out[i].Format = 0
+		case len(formats) == 1:
+			out[i].Format = formats[0]
+		case i < len(formats):
+			out[i].Format = formats[i]
+		}
+	}
+	return out
+}
+
+// publicColumns drops what only sluice needs.
+func publicColumns(cols []colDesc) []sluice.Column {
+	out := make([]sluice.Column, len(cols))
+	for i, c := range cols {
+		out[i] = c.Column
+	}
+	return out
 }
 
 // row captures one DataRow body, or notes that it was left out.
@@ -93,6 +115,9 @@ func (c *capture) row(body []byte) {
 	}
 	c.res.Rows = append(c.res.Rows, vals)
 }
+
+// tooLarge notes a row too large to hold, which is not captured.
+func (c *capture) tooLarge() { c.done, c.res.Truncated = true, true }
 
 // result returns the captured part, or nil when nothing was described.
 func (c *capture) result() *sluice.Capture {

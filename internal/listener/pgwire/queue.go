@@ -40,7 +40,7 @@ type pending struct {
 	// For executes and describes: the portal and statement concerned.
 	portal *portal
 	stmt   *prepared
-	cap    *capture
+	res    *result // the result being received
 
 	rows     int64 // rows reported by command tags, or counted
 	tagRows  int64 // DataRows since the last CommandComplete

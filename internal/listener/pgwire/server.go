@@ -30,6 +30,11 @@ type Dialer interface {
 	Dial(ctx context.Context, connection string, params map[string]string) (*pgup.Conn, error)
 }
 
+// TableNamer names a table of a connection by its OID ("schema.table").
+type TableNamer interface {
+	TableName(ctx context.Context, connection string, oid uint32) (string, error)
+}
+
 // Server accepts PostgreSQL clients. Set its fields before Serve; it is safe
 // for concurrent use afterwards.
 type Server struct {
@@ -51,7 +56,10 @@ type Server struct {
 	// the audit record; zero captures nothing.
 	CaptureRows  int
 	CaptureBytes int
-	Log          *slog.Logger
+	// Tables names the tables behind result columns, for masking rules
+	// written as table.column. Without it only column names match.
+	Tables TableNamer
+	Log    *slog.Logger
 
 	once     sync.Once
 	mu       sync.Mutex

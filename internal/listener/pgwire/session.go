@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/gate"
+	"github.com/sluicehq/sluice/internal/mask"
 	pgup "github.com/sluicehq/sluice/internal/upstream/postgres"
 )
 
@@ -38,11 +39,14 @@ type session struct {
 	skipping bool                 // discarding until Sync after a refusal
 
 	// Upstream loop state.
-	capRows  int      // rows captured per result
-	capBytes int      // bytes captured per result
-	cur      *pending // the request now receiving results
-	batchErr bool     // an ErrorResponse was relayed since the last ReadyForQuery
-	sawFatal bool     // the upstream sent a FATAL or PANIC error
+	capRows  int          // rows captured per result
+	capBytes int          // bytes captured per result
+	mask     *mask.Engine // masks results; nil when nothing is masked
+	exempt   bool         // the identity sees clear values
+	copyOut  copyState    // a COPY TO STDOUT in progress
+	cur      *pending     // the request now receiving results
+	batchErr bool         // an ErrorResponse was relayed since the last ReadyForQuery
+	sawFatal bool         // the upstream sent a FATAL or PANIC error
 	txStatus byte
 
 	q          queue
@@ -60,17 +64,19 @@ type session struct {
 type prepared struct {
 	name string
 	text string
-	cols []sluice.Column
+	cols []colDesc
 }
 
 // portal is a bound statement.
 type portal struct {
 	stmt    *prepared
 	params  []*string
-	formats []int16 // result format codes from Bind
+	formats []int16   // result format codes from Bind
+	cols    []colDesc // from a Describe of the portal (upstream loop only)
 }
 
 func newSession(srv *Server, c *clientConn, st *startup, gs *gate.Session, up *pgup.Conn) *session {
+	m, exempt := gs.Masking()
 	return &session{
 		srv: srv, conn: c, client: st.conn, gs: gs, up: up,
 		cr:       &msgReader{br: st.r, max: srv.MaxMessageBytes},
@@ -78,6 +84,8 @@ func newSession(srv *Server, c *clientConn, st *startup, gs *gate.Session, up *p
 		ur:       newMsgReader(up, 64<<10, maxUpstreamMessage),
 		capRows:  srv.CaptureRows,
 		capBytes: srv.CaptureBytes,
+		mask:     m,
+		exempt:   exempt,
 		cw:       newMsgWriter(st.conn),
 		stmts:    map[string]*prepared{},
 		portals:  map[string]*portal{},
@@ -232,7 +240,13 @@ func protocolError(err error) *sluice.Error {
 // result builds the Result of a finished request.
 func (s *session) result(p *pending, status string) *sluice.Result {
 	r := &sluice.Result{Rows: p.rows, Duration: time.Since(p.start), Status: status, Tag: p.tag, Error: p.errText,
-		Capture: p.cap.result()}
+		Unmasked: s.exempt}
+	if p.res != nil {
+		r.Capture = p.res.cap.result()
+		if p.res.counts.Total() > 0 {
+			r.Masked = p.res.counts.Map()
+		}
+	}
 	if status == sluice.StatusOK && p.errText != "" {
 		r.Status = sluice.StatusError
 	}

@@ -24,17 +24,12 @@ func (s *session) upstreamLoop(ctx context.Context) (string, error) {
 			return sluice.EndUpstream, fmt.Errorf("read upstream: %w", err)
 		}
 		if n > streamAbove && (typ == 'D' || typ == 'd') {
-			// A large row or COPY chunk: stream it instead of holding it.
-			if typ == 'D' {
-				s.countRow(nil)
+			if handled, err := s.largeMessage(typ, n); handled || err != nil {
+				if err != nil {
+					return sluice.EndUpstream, err
+				}
+				continue
 			}
-			if err := s.cw.flush(); err != nil {
-				return sluice.EndClient, fmt.Errorf("write client: %w", err)
-			}
-			if err := s.ur.stream(s.client, n); err != nil {
-				return sluice.EndUpstream, fmt.Errorf("relay large message: %w", err)
-			}
-			continue
 		}
 		frame, err := s.ur.frame(n)
 		if err != nil {
@@ -43,14 +38,32 @@ func (s *session) upstreamLoop(ctx context.Context) (string, error) {
 		body := frame[5:]
 		switch typ {
 		case 'D': // DataRow
-			s.countRow(body)
+			frame = s.dataRow(ctx, frame)
 		case 'T': // RowDescription
-			s.rowDescription(body)
+			s.rowDescription(ctx, body)
+		case 'N': // NoticeResponse
+			frame = s.maskNotice(frame)
+		case 'H': // CopyOutResponse
+			if s.maskClient() && !s.copyOutStart(body) {
+				continue // binary COPY cannot be masked: refused, see copyOutStart
+			}
+		case 'd', 'c': // CopyData, CopyDone of a COPY TO STDOUT
+			if s.copyOut != copyNone {
+				var keep bool
+				if frame, keep = s.copyData(typ, frame); !keep {
+					continue
+				}
+			}
 		case 'n': // NoData
 			if p := s.current(); p != nil && p.kind == describeMark {
 				p.finished = true
 			}
 		case 'C': // CommandComplete
+			if s.copyOut == copyRefused {
+				s.copyOut = copyNone
+				continue // the refused COPY's tag: the client got an error instead
+			}
+			s.copyOut = copyNone
 			if p := s.current(); p != nil {
 				tag, _, _ := cstring(body)
 				p.addTag(string(tag))
@@ -64,6 +77,8 @@ func (s *session) upstreamLoop(ctx context.Context) (string, error) {
 			}
 		case 'E': // ErrorResponse
 			s.upstreamError(ctx, body)
+			s.copyOut = copyNone
+			frame = s.maskNotice(frame)
 		case 'Z': // ReadyForQuery
 			if len(body) != 1 {
 				return sluice.EndUpstream, fmt.Errorf("upstream sent a malformed ReadyForQuery")
@@ -90,32 +105,59 @@ func (s *session) current() *pending {
 	return s.cur
 }
 
-// countRow counts a DataRow and captures it (body nil: too large to hold).
-func (s *session) countRow(body []byte) {
+// resultOf returns the result p is receiving, starting it from the
+// columns its statement or portal was described with.
+func (s *session) resultOf(ctx context.Context, p *pending) *result {
+	if p.res == nil {
+		var cols []colDesc
+		switch {
+		case p.portal != nil && p.portal.cols != nil:
+			cols = p.portal.cols
+		case p.portal != nil:
+			cols = withFormats(p.portal.stmt.cols, p.portal.formats)
+		}
+		p.res = s.newResult(ctx, cols)
+	}
+	return p.res
+}
+
+// dataRow counts, masks and captures a DataRow, and returns the frame to
+// send on.
+func (s *session) dataRow(ctx context.Context, frame []byte) []byte {
 	p := s.current()
 	if p == nil || p.kind == describeMark {
-		return
+		if s.maskClient() {
+			// A row of no known request cannot be checked: withhold it.
+			var r result
+			return append([]byte(nil), r.maskRowUnknown(frame[5:])...)
+		}
+		return frame
 	}
 	p.tagRows++
-	if p.cap == nil {
-		// An Execute's columns come from the Describe of its statement
-		// and the formats from its Bind.
-		var cols []sluice.Column
-		var formats []int16
-		if p.portal != nil {
-			cols, formats = p.portal.stmt.cols, p.portal.formats
+	r := s.resultOf(ctx, p)
+	switch {
+	case s.exempt:
+		// The client sees clear values; the audit copy is masked all the
+		// same.
+		if r.masking && !r.cap.done {
+			r.cap.row(r.maskRow(frame[5:])[5:])
+		} else {
+			r.cap.row(frame[5:])
 		}
-		p.cap = newCapture(cols, formats, s.capRows, s.capBytes)
+		return frame
+	case r.masking:
+		frame = r.maskRow(frame[5:])
+	case s.mask != nil && len(r.cols) == 0:
+		// Masking is on but nothing described these columns: the values'
+		// types are unknown, so none of them is passed through.
+		frame = r.maskRowUnknown(frame[5:])
 	}
-	if body == nil {
-		p.cap.done, p.cap.res.Truncated = true, true
-		return
-	}
-	p.cap.row(body)
+	r.cap.row(frame[5:])
+	return frame
 }
 
 // rowDescription keeps the columns a Describe or a simple query announces.
-func (s *session) rowDescription(body []byte) {
+func (s *session) rowDescription(ctx context.Context, body []byte) {
 	p := s.current()
 	if p == nil {
 		return
@@ -123,19 +165,23 @@ func (s *session) rowDescription(body []byte) {
 	cols := columns(body)
 	switch p.kind {
 	case describeMark:
+		if p.portal != nil {
+			p.portal.cols = cols // a portal's formats are its own
+		}
 		if p.stmt != nil {
-			for i := range cols {
-				cols[i].Format = 0 // a statement's formats are chosen at Bind
-			}
-			p.stmt.cols = cols
+			p.stmt.cols = withFormats(cols, nil) // a statement's formats are chosen at Bind
 		}
 		p.finished = true
 	case execSimple:
-		if p.cap == nil {
-			p.cap = newCapture(cols, nil, s.capRows, s.capBytes)
-		} else {
-			p.cap.done, p.cap.res.Truncated = true, true // a later result set
+		nr := s.newResult(ctx, cols)
+		if p.res != nil {
+			// A later result set of a multi-statement query: mask it with
+			// its own columns; the capture keeps the first set only.
+			nr.cap = p.res.cap
+			nr.cap.done, nr.cap.res.Truncated = true, true
+			nr.counts.Merge(&p.res.counts)
 		}
+		p.res = nr
 	}
 }
 
