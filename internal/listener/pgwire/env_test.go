@@ -64,6 +64,7 @@ type envOptions struct {
 	issuer   *issuer.Issuer
 	capRows  int
 	capBytes int
+	masking  config.Masking
 }
 
 type envOption func(*envOptions)
@@ -75,6 +76,9 @@ func withPolicies(p ...config.Policy) envOption { return func(o *envOptions) { o
 func withoutPlaintextLoopback() envOption       { return func(o *envOptions) { o.loopback = false } }
 func withMaxMessage(n int) envOption            { return func(o *envOptions) { o.maxMsg = n } }
 func withRole(r testkit.Role) envOption         { return func(o *envOptions) { o.role = &r } }
+
+// withMasking sets the masking section (policies name their sets).
+func withMasking(m config.Masking) envOption { return func(o *envOptions) { o.masking = m } }
 
 // withCapture sets the result capture budget.
 func withCapture(rows, bytes int) envOption {
@@ -123,7 +127,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if err := auth.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
-	pol, err := policy.New(o.policies)
+	pol, err := policy.New(o.policies, o.masking)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,8 +149,14 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 			t.Fatal(err)
 		}
 	}
+	catalog := pgup.NewCatalog(targets, time.Minute)
+	t.Cleanup(catalog.Close)
+	g := gate.New(pol, conns, e.rec, log)
+	if g.StatementMask, err = policy.StatementMask(o.masking); err != nil {
+		t.Fatal(err)
+	}
 	e.srv = &pgwire.Server{
-		Gate: gate.New(pol, conns, e.rec, log), Authn: auth, Upstream: targets,
+		Gate: g, Authn: auth, Upstream: targets, Tables: catalog,
 		TLS: tlsCfg, AllowPlaintextLoopback: o.loopback, MaxMessageBytes: o.maxMsg,
 		StartupTimeout: 10 * time.Second, Log: log, CaptureRows: o.capRows, CaptureBytes: o.capBytes,
 	}
