@@ -26,7 +26,7 @@ import (
 // mcpMaskingWired says that the gateway passes the mask engine to the MCP
 // front door (mcp.Server.Masker in cmd/sluice/mcp_serve.go). Until it does,
 // TestMCPQueryMasked is skipped; set it to true when it is wired.
-const mcpMaskingWired = false
+const mcpMaskingWired = true
 
 // The protocol versions the MCP endpoint is tested with: the two that
 // Claude Code speaks today (initialize handshake, sessions), the newest

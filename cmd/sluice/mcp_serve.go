@@ -20,14 +20,14 @@ import (
 // session is recorded as ended: defer it, so that it runs before the journal
 // closes.
 func mountMCP(ctx context.Context, mux *http.ServeMux, cfg *config.Config, g *gate.Gate, pol *policy.Engine,
-	auth *authn.Authenticator, reviews *review.Service, auditors []policy.Subject, log *slog.Logger) (closeMCP func()) {
+	auth *authn.Authenticator, reviews *review.Service, auditors []policy.Subject, tables mcp.TableNamer, log *slog.Logger) (closeMCP func()) {
 	srv := &mcp.Server{
 		Gate: g, Authn: auth, Policies: pol, Upstream: targets(cfg), Reviews: reviews,
 		Connections: connTypes(cfg), Auditors: auditors,
 		URL: cfg.MCP.URL, AllowedOrigins: cfg.MCP.AllowedOrigins,
 		ReviewWait: cfg.MCP.ReviewWait.D(), SessionIdle: cfg.MCP.SessionIdle.D(),
 		CaptureRows: *cfg.Audit.CaptureRows, CaptureBytes: *cfg.Audit.CaptureBytes,
-		Version: version, Log: log.With("listener", "mcp"),
+		Masker: mcp.EngineMasker{Tables: tables}, Version: version, Log: log.With("listener", "mcp"),
 	}
 	for _, o := range cfg.Auth.OIDC {
 		srv.Issuers = append(srv.Issuers, o.Issuer)

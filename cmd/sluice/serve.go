@@ -154,7 +154,7 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 		VerifierKey: j.VerifierKey(), Reviews: reviews, Log: log.With("listener", "http")}
 	api.Routes(mux)
 	mountHooks(mux, ns, reviews)
-	defer mountMCP(ctx, mux, cfg, g, pol, auth, reviews, auditors, log)()
+	defer mountMCP(ctx, mux, cfg, g, pol, auth, reviews, auditors, catalog, log)()
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
 
 	sweepCtx, stopSweep := context.WithCancel(ctx)

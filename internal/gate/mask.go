@@ -8,11 +8,18 @@ import (
 	"github.com/sluicehq/sluice/internal/mask"
 )
 
-// maskStatement masks secrets in req's text and parameters, in place, for
-// everything that records the request; the bytes forwarded upstream are
-// the client's own and never change.
-func (g *Gate) maskStatement(req *sluice.Request) {
-	m := g.StatementMask
+// maskStatement masks req's text and parameters, in place, for everything
+// that records the request: the gateway's secrets everywhere, and what the
+// session's policy masks in results (what the audit trail must not hold in
+// clear either). The bytes forwarded upstream are the client's own and
+// never change.
+func (s *Session) maskStatement(req *sluice.Request) {
+	maskRequest(s.gate.StatementMask, req)
+	maskRequest(s.policy.Mask, req)
+}
+
+// maskRequest masks req's text and parameters with m.
+func maskRequest(m *mask.Engine, req *sluice.Request) {
 	if m == nil {
 		return
 	}

@@ -73,7 +73,7 @@ func (s *Session) Begin(ctx context.Context, req *sluice.Request) (sluice.Decisi
 	// The approval binds to the statement as sent; everything recorded from
 	// here on (review, journal, index) sees it with its secrets masked.
 	hash := req.Hash()
-	s.gate.maskStatement(req)
+	s.maskStatement(req)
 	var rv *sluice.Review
 	if d.Action == sluice.ActionReview {
 		var err error

@@ -200,6 +200,12 @@ func (s *Server) execute(ctx context.Context, uc *upConn, r *sluice.Request, max
 	default:
 		res.Capture = rs.capture(s.CaptureRows, s.CaptureBytes)
 	}
+	if c, ok := rs.masker.(interface{ Counts() map[string]uint64 }); ok {
+		res.Masked = c.Counts()
+	}
+	if ex, ok := rs.masker.(interface{ Exempt() bool }); ok && ex.Exempt() {
+		res.Unmasked = true
+	}
 	uc.gs.Done(context.WithoutCancel(ctx), r, res)
 	return rs, toolErr
 }

@@ -34,7 +34,8 @@ type resultSet struct {
 	cols      []sluice.Column
 	types     []string
 	masker    RowMasker
-	rows      [][]*string
+	rows      [][]*string // what the agent receives
+	audit     [][]*string // the journal's copy, when it differs (exempt agents)
 	bytes     int
 	seen      int64 // rows the statement returned
 	truncated bool
@@ -76,7 +77,17 @@ func (rs *resultSet) add(values [][]byte) error {
 			row[i] = append([]byte{}, v...)
 		}
 	}
-	if rs.masker != nil {
+	if ex, ok := rs.masker.(interface{ Exempt() bool }); ok && ex.Exempt() {
+		// The agent sees clear values; the journal keeps a masked copy.
+		clearRow := make([][]byte, len(row))
+		copy(clearRow, row)
+		masked, err := rs.masker.MaskRow(row)
+		if err != nil {
+			return fmt.Errorf("mask row: %w", err)
+		}
+		rs.audit = append(rs.audit, rs.cells(masked, false))
+		row = clearRow
+	} else if rs.masker != nil {
 		var err error
 		if row, err = rs.masker.MaskRow(row); err != nil {
 			return fmt.Errorf("mask row: %w", err)
@@ -85,6 +96,13 @@ func (rs *resultSet) add(values [][]byte) error {
 			return errors.New("mask row: the masker changed the number of values")
 		}
 	}
+	rs.rows = append(rs.rows, rs.cells(row, true))
+	return nil
+}
+
+// cells turns a row's values into strings, cutting long ones; count adds
+// them to the bytes the agent receives.
+func (rs *resultSet) cells(row [][]byte, count bool) []*string {
 	out := make([]*string, len(row))
 	for i, v := range row {
 		if v == nil {
@@ -96,10 +114,11 @@ func (rs *resultSet) add(values [][]byte) error {
 		}
 		str := string(v)
 		out[i] = &str
-		rs.bytes += len(v)
+		if count {
+			rs.bytes += len(v)
+		}
 	}
-	rs.rows = append(rs.rows, out)
-	return nil
+	return out
 }
 
 // cutUTF8 returns at most n bytes of b, not splitting a character.
@@ -121,7 +140,11 @@ func (rs *resultSet) capture(maxRows, maxBytes int) *sluice.Capture {
 		return nil
 	}
 	c := &sluice.Capture{Columns: rs.cols, Truncated: rs.truncated}
-	for _, row := range rs.rows {
+	rows := rs.rows
+	if rs.audit != nil {
+		rows = rs.audit
+	}
+	for _, row := range rows {
 		n := 0
 		for _, v := range row {
 			if v != nil {

@@ -1,0 +1,92 @@
+package mcp
+
+import (
+	"context"
+
+	"github.com/sluicehq/sluice/internal/gate"
+	"github.com/sluicehq/sluice/internal/mask"
+)
+
+// TableNamer names a table of a connection by its OID ("schema.table").
+type TableNamer interface {
+	TableName(ctx context.Context, connection string, oid uint32) (string, error)
+}
+
+// EngineMasker is the Masker of the gateway: each session masks with its
+// policy's mask engine, as the PostgreSQL front door does. It is safe for
+// concurrent use.
+type EngineMasker struct {
+	// Tables names the tables behind result columns, for table.column
+	// rules; nil matches column names only.
+	Tables TableNamer
+}
+
+var _ Masker = EngineMasker{}
+
+// Result prepares the masking of one result set.
+func (m EngineMasker) Result(ctx context.Context, s *gate.Session, cols []Column) (RowMasker, error) {
+	eng, exempt := s.Masking()
+	if eng == nil {
+		return nil, nil
+	}
+	r := &engineRows{exempt: exempt, maskers: make([]*mask.ColumnMasker, len(cols)), cols: cols}
+	for i, c := range cols {
+		table := ""
+		if c.TableOID != 0 && m.Tables != nil {
+			name, err := m.Tables.TableName(ctx, s.Info().Connection, c.TableOID)
+			if err != nil {
+				return nil, err
+			}
+			table = name
+		}
+		r.maskers[i] = eng.Column(table, c.Name)
+	}
+	return r, nil
+}
+
+// Text masks an error's text fields for the agent.
+func (m EngineMasker) Text(_ context.Context, s *gate.Session, text string) (string, error) {
+	eng, exempt := s.Masking()
+	if eng == nil || exempt {
+		return text, nil
+	}
+	return string(eng.Text(nil, []byte(text), nil)), nil
+}
+
+// engineRows masks one result set's rows.
+type engineRows struct {
+	maskers []*mask.ColumnMasker
+	cols    []Column
+	counts  mask.Counts
+	exempt  bool
+}
+
+// MaskRow masks the values in place. A value the engine cannot mask is
+// withheld (NULL).
+func (r *engineRows) MaskRow(values [][]byte) ([][]byte, error) {
+	for i, v := range values {
+		if v == nil || i >= len(r.maskers) || r.maskers[i] == nil {
+			continue
+		}
+		out, err := r.maskers[i].Value(nil, r.cols[i].TypeOID, 0, v, &r.counts)
+		if err != nil {
+			r.counts.Add("withheld", 1)
+			values[i] = nil
+			continue
+		}
+		values[i] = out
+	}
+	return values, nil
+}
+
+// Exempt reports that the agent sees clear values; only the audit copy is
+// masked.
+func (r *engineRows) Exempt() bool { return r.exempt }
+
+// Counts returns the masked values by detector or rule.
+func (r *engineRows) Counts() map[string]uint64 {
+	if r.counts.Total() == 0 {
+		return nil
+	}
+	return r.counts.Map()
+}
