@@ -61,6 +61,7 @@ type policySpec struct {
 	Sources     []string   `yaml:"sources,omitempty"`
 	Rules       []ruleSpec `yaml:"rules,omitempty"`
 	Mask        []string   `yaml:"mask,omitempty"`
+	Unmasked    []string   `yaml:"unmasked,omitempty"`
 }
 
 // ruleSpec is one rule of a policy.

@@ -110,6 +110,10 @@ func (e *Engine) Column(table, column string) *ColumnMasker {
 	return nil
 }
 
+// HasColumnRules reports whether any column rule is configured: output
+// whose columns are unknown (COPY data) cannot honour them.
+func (e *Engine) HasColumnRules() bool { return len(e.columns) > 0 }
+
 // Rule returns the pattern of the column rule that applies, or "" when
 // only detectors do.
 func (m *ColumnMasker) Rule() string {

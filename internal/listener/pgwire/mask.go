@@ -123,17 +123,23 @@ func (s *session) noticeCounts() *mask.Counts {
 	return nil
 }
 
-// copyOutStart sees a CopyOutResponse. A text COPY is masked row by row;
-// a binary one cannot be, so the client gets an error instead and the data
-// is dropped. It reports whether the CopyOutResponse goes on to the client.
+// copyOutStart sees a CopyOutResponse. A text COPY is masked row by row
+// with the detectors. COPY data names no columns, so when column rules
+// exist, and for binary COPY, which cannot be masked, the client gets an
+// error instead and the data is dropped. It reports whether the
+// CopyOutResponse goes on to the client.
 func (s *session) copyOutStart(body []byte) bool {
-	if len(body) >= 1 && body[0] == 0 {
+	text := len(body) >= 1 && body[0] == 0
+	if text && !s.mask.HasColumnRules() {
 		s.copyOut = copyMasking
 		return true
 	}
 	s.copyOut = copyRefused
-	e := &sluice.Error{Code: sluice.EForbidden, SQLStateCode: "0A000",
-		Message: "sluice masks this connection's results and cannot mask binary COPY; use COPY in text or CSV format"}
+	msg := "sluice masks this connection's results and cannot mask binary COPY; use COPY in text or CSV format"
+	if text {
+		msg = "sluice masks columns of this connection by name, and COPY data names no columns; use SELECT instead"
+	}
+	e := &sluice.Error{Code: sluice.EForbidden, SQLStateCode: "0A000", Message: msg}
 	s.cw.send(errorResponse("ERROR", e))
 	if p := s.current(); p != nil && p.kind != describeMark {
 		p.errText = e.SQLState() + ": " + e.Message
