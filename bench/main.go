@@ -73,9 +73,15 @@ func run(duration time.Duration, clients, scale, connects int) error {
 		return err
 	}
 	defer ruled.stop()
+	masked, err := startSluice(bin, filepath.Join(work, "masked"), pg.Addr(), role, benchMask)
+	if err != nil {
+		return err
+	}
+	defer masked.stop()
 	direct := target{name: "direct", addr: pg.Addr(), user: role.Name, password: role.Password}
 	through := target{name: "sluice (no rules)", addr: plain.addr, user: "bench", password: plain.token}
 	throughRules := target{name: "sluice (rules)", addr: ruled.addr, user: "bench", password: ruled.token}
+	throughMask := target{name: "sluice (rules + masking)", addr: masked.addr, user: "bench", password: masked.token}
 	targets := []target{direct}
 	if addr, stop, err := startPgBouncer(pg.Addr(), role.Name, role.Password); err != nil {
 		fmt.Fprintln(os.Stderr, "skipping PgBouncer:", err)
@@ -83,7 +89,7 @@ func run(duration time.Duration, clients, scale, connects int) error {
 		defer stop()
 		targets = append(targets, target{name: "pgbouncer", addr: addr, user: "bench", password: ""})
 	}
-	targets = append(targets, through, throughRules)
+	targets = append(targets, through, throughRules, throughMask)
 
 	fmt.Fprintln(os.Stderr, "pgbench -i...")
 	if out, err := direct.pgbench(work, "-i", "-q", "-s", strconv.Itoa(scale)); err != nil {
@@ -100,6 +106,20 @@ func run(duration time.Duration, clients, scale, connects int) error {
 			}
 			rows = append(rows, r.row(t.name, mode))
 		}
+	}
+	fmt.Fprintln(os.Stderr, "100,000-row result...")
+	if err := makeBigTable(ctx, direct); err != nil {
+		return err
+	}
+	var big []string
+	bigTargets := []target{direct, through, throughRules, throughMask}
+	medians, err := bigResults(ctx, bigTargets, 21)
+	if err != nil {
+		return err
+	}
+	for i, t := range bigTargets {
+		d := medians[i]
+		big = append(big, fmt.Sprintf("| %s | %s | %.0f |", t.name, d.Round(100*time.Microsecond), float64(bigRows)/d.Seconds()))
 	}
 	fmt.Fprintln(os.Stderr, "session setup...")
 	dSetup, err := direct.setup(ctx, connects)
@@ -120,6 +140,12 @@ func run(duration time.Duration, clients, scale, connects int) error {
 		fmt.Println(r)
 	}
 	fmt.Println()
+	fmt.Printf("| %d-row result (5 text columns, pgx, median of 21, targets in turn) | time | rows/s |\n", bigRows)
+	fmt.Println("|---|---:|---:|")
+	for _, r := range big {
+		fmt.Println(r)
+	}
+	fmt.Println()
 	fmt.Println("| session setup | p50 | p99 |")
 	fmt.Println("|---|---:|---:|")
 	fmt.Printf("| direct (SCRAM) | %s | %s |\n", dSetup.p(50), dSetup.p(99))
@@ -135,6 +161,14 @@ const benchRules = `
       - {when: read, action: allow}
       - {when: "destructive || where_missing", action: review, approvers: ["group:dba"]}
       - {when: "write", action: allow}
+`
+
+// benchMask adds masking to benchRules: the pii and secrets detectors and
+// a column rule.
+const benchMask = benchRules + `    mask: [pii, secrets]
+masking:
+  key: bench-mask-key-0123456789abcdef
+  rules: [{columns: ["*.ssn"], strategy: partial}]
 `
 
 // gateway is a running sluice binary.
