@@ -16,6 +16,7 @@ const (
 	EConflict        = "conflict"        // the target is not in a state that allows this
 	EProtocol        = "protocol"        // wire protocol violation
 	ETooLarge        = "too_large"       // message or body over the configured cap
+	ETooMany         = "too_many"        // a quota or budget is used up
 	EUnavailable     = "unavailable"     // upstream or journal cannot take the request now
 	ECanceled        = "canceled"        // the caller canceled, or a wait was ended
 	ETimeout         = "timeout"         // a deadline passed
@@ -80,6 +81,8 @@ func (e *Error) SQLState() string {
 		return "08P01" // protocol_violation
 	case ETooLarge:
 		return "54000" // program_limit_exceeded
+	case ETooMany:
+		return "53400" // configuration_limit_exceeded
 	case EUnavailable:
 		return "08006" // connection_failure
 	case ECanceled:
@@ -106,6 +109,8 @@ func (e *Error) HTTPStatus() int {
 		return http.StatusConflict
 	case ETooLarge:
 		return http.StatusRequestEntityTooLarge
+	case ETooMany:
+		return http.StatusTooManyRequests
 	case EUnavailable:
 		return http.StatusBadGateway
 	case ECanceled:

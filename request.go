@@ -107,6 +107,11 @@ type Request struct {
 	Groups     []string `json:"groups,omitempty"`
 	Connection string   `json:"connection,omitempty"`
 	ClientAddr string   `json:"client_addr,omitempty"`
+	// HTTP is set for Kind http: the rest of the call.
+	HTTP *HTTPRequest `json:"http,omitempty"`
+	// Body is the whole body of an HTTP request, for classification and
+	// the approval hash; it is never recorded (HTTP.Body is).
+	Body []byte `json:"-"`
 }
 
 // Action is what the gate does with a request.
@@ -161,6 +166,8 @@ type Result struct {
 	// Unmasked is set when the agent is exempt from masking and received
 	// clear values.
 	Unmasked bool `json:"unmasked,omitempty"`
+	// HTTP is set for HTTP requests.
+	HTTP *HTTPResult `json:"http,omitempty"`
 }
 
 // Capture is the beginning of a result as the agent saw it.
@@ -209,6 +216,10 @@ func (r *Request) Hash() string {
 		}
 		h.Write([]byte{0, 'V'})
 		h.Write([]byte(*p))
+	}
+	if r.Body != nil {
+		h.Write([]byte{0, 'B'})
+		h.Write(r.Body)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -24,6 +24,11 @@ func configCmd() *cobra.Command {
 			if _, err := compilePolicies(path, cfg); err != nil {
 				return err
 			}
+			h, err := compileHTTP(path, cfg)
+			if err != nil {
+				return err
+			}
+			h.close()
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d connections, %d policies, %d OIDC issuers, service tokens %s)\n",
 				path, len(cfg.Connections), len(cfg.Policies), len(cfg.Auth.OIDC), onOff(cfg.Auth.ServiceTokens))
 			return nil

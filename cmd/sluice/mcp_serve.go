@@ -20,10 +20,11 @@ import (
 // session is recorded as ended: defer it, so that it runs before the journal
 // closes.
 func mountMCP(ctx context.Context, mux *http.ServeMux, cfg *config.Config, g *gate.Gate, pol *policy.Engine,
-	auth *authn.Authenticator, reviews *review.Service, auditors []policy.Subject, tables mcp.TableNamer, log *slog.Logger) (closeMCP func()) {
+	auth *authn.Authenticator, reviews *review.Service, auditors []policy.Subject, tables mcp.TableNamer,
+	proxy mcp.HTTPCaller, log *slog.Logger) (closeMCP func()) {
 	srv := &mcp.Server{
 		Gate: g, Authn: auth, Policies: pol, Upstream: targets(cfg), Reviews: reviews,
-		Connections: connTypes(cfg), Auditors: auditors,
+		Connections: connTypes(cfg), Auditors: auditors, HTTP: proxy,
 		URL: cfg.MCP.URL, AllowedOrigins: cfg.MCP.AllowedOrigins,
 		ReviewWait: cfg.MCP.ReviewWait.D(), SessionIdle: cfg.MCP.SessionIdle.D(),
 		CaptureRows: *cfg.Audit.CaptureRows, CaptureBytes: *cfg.Audit.CaptureBytes,

@@ -22,6 +22,7 @@ import (
 	"github.com/sluicehq/sluice/internal/authn"
 	"github.com/sluicehq/sluice/internal/gate"
 	"github.com/sluicehq/sluice/internal/journal"
+	"github.com/sluicehq/sluice/internal/listener/httpproxy"
 	"github.com/sluicehq/sluice/internal/listener/pgwire"
 	"github.com/sluicehq/sluice/internal/policy"
 	"github.com/sluicehq/sluice/internal/review"
@@ -98,7 +99,13 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 		log.Info("indexed journal records", "records", n)
 	}
 	trail := audit.NewTrail(j, index, log)
+	hc, err := compileHTTP(path, cfg)
+	if err != nil {
+		return err
+	}
+	defer hc.close()
 	g := gate.New(pol, connTypes(cfg), trail, log)
+	g.HTTP = hc.classifiers
 	if g.StatementMask, err = policy.StatementMask(cfg.Masking); err != nil {
 		return fmt.Errorf("masking: %w", err)
 	}
@@ -154,7 +161,12 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 		VerifierKey: j.VerifierKey(), Reviews: reviews, Log: log.With("listener", "http")}
 	api.Routes(mux)
 	mountHooks(mux, ns, reviews)
-	defer mountMCP(ctx, mux, cfg, g, pol, auth, reviews, auditors, catalog, log)()
+	proxy := &httpproxy.Server{Gate: g, Authn: auth, Conns: hc.conns, Usage: st,
+		MaxBodyBytes: cfg.Limits.MaxMessageBytes, CaptureBytes: *cfg.Audit.CaptureBytes,
+		Log: log.With("listener", "proxy")}
+	proxy.Routes(mux)
+	defer proxy.Close()
+	defer mountMCP(ctx, mux, cfg, g, pol, auth, reviews, auditors, catalog, proxy, log)()
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
 
 	sweepCtx, stopSweep := context.WithCancel(ctx)

@@ -96,7 +96,7 @@ type OIDC struct {
 type Connection struct {
 	// Name is what clients ask for (the PostgreSQL database name).
 	Name string `yaml:"name"`
-	// Type is "postgres".
+	// Type is "postgres" (default) or "http".
 	Type string `yaml:"type"`
 	// Address is host:port of the PostgreSQL server (port defaults to 5432).
 	Address  string `yaml:"address"`
@@ -110,6 +110,91 @@ type Connection struct {
 	SSLRootCert string `yaml:"sslrootcert"`
 	// ConnectTimeout bounds dialing and authenticating upstream. Default 10s.
 	ConnectTimeout Duration `yaml:"connect_timeout"`
+
+	// The fields below apply to type http.
+	HTTPConnection `yaml:",inline"`
+}
+
+// HTTPConnection is what an HTTP API connection adds: the base URL
+// requests under /proxy/<name>/ go to, the credential sluice injects, how
+// requests are classified and, for the Anthropic preset, token budgets.
+type HTTPConnection struct {
+	// URL is the upstream base URL, https (http only on loopback).
+	URL string `yaml:"url"`
+	// Preset "anthropic" fronts the Claude API: the agent's token may come
+	// as x-api-key, anthropic-version and anthropic-beta are forwarded,
+	// only the Messages endpoints are served, prompts are masked for
+	// secrets and budgets apply.
+	Preset string `yaml:"preset"`
+	// CAFile adds a CA bundle to the system roots for the upstream's
+	// certificate; verification is always on.
+	CAFile string `yaml:"ca_file"`
+	// Timeout bounds the wait for the upstream's response headers.
+	// Default 60s (10m with preset anthropic).
+	Timeout Duration `yaml:"timeout"`
+	// Credential is what sluice presents upstream.
+	Credential Credential `yaml:"credential"`
+	// Patterns are the built-in classification sets applied (azure, s3,
+	// kubernetes, anthropic). Default: azure, s3 and kubernetes, plus
+	// anthropic with that preset.
+	Patterns []string `yaml:"patterns"`
+	// Classify adds custom classification patterns, tried before the
+	// built-in ones.
+	Classify []HTTPPattern `yaml:"classify"`
+	// Budgets cap each subject's daily tokens (preset anthropic); the
+	// first entry whose subjects match applies, and no match means no cap.
+	Budgets []Budget `yaml:"budgets"`
+}
+
+// Credential is the credential sluice holds for an HTTP upstream: a static
+// header, a bearer token, basic auth or OAuth2 client credentials. Set one.
+type Credential struct {
+	Header string `yaml:"header"`
+	Value  Secret `yaml:"value"`
+	Bearer Secret `yaml:"bearer"`
+	Basic  *Basic `yaml:"basic"`
+	// OAuth2 gets tokens with the client credentials grant and caches
+	// them until they expire.
+	OAuth2 *OAuth2 `yaml:"oauth2"`
+}
+
+// Basic is HTTP basic authentication.
+type Basic struct {
+	User     string `yaml:"user"`
+	Password Secret `yaml:"password"`
+}
+
+// OAuth2 is the client credentials grant. With Tenant set and TokenURL
+// empty, the token endpoint is Entra ID's for that tenant.
+type OAuth2 struct {
+	TokenURL     string   `yaml:"token_url"`
+	Tenant       string   `yaml:"tenant"`
+	ClientID     string   `yaml:"client_id"`
+	ClientSecret Secret   `yaml:"client_secret"`
+	Scopes       []string `yaml:"scopes"`
+	// Resource is sent as the resource parameter (Entra v1 endpoints).
+	Resource string `yaml:"resource"`
+	CAFile   string `yaml:"ca_file"`
+}
+
+// HTTPPattern classifies requests by method, path pattern ("*" is one
+// segment, "**" any number), query parameter and host.
+type HTTPPattern struct {
+	Name    string   `yaml:"name"`
+	Methods []string `yaml:"methods"`
+	Path    string   `yaml:"path"`
+	Query   string   `yaml:"query"`
+	Host    string   `yaml:"host"`
+	// Class lists the classes a match gives (read, write, destructive,
+	// privileged); they replace the method's class.
+	Class []string `yaml:"class"`
+}
+
+// Budget caps the tokens (input and output, as the API reports them in
+// usage) subjects may use per UTC day on a connection.
+type Budget struct {
+	Subjects    []string `yaml:"subjects"`
+	DailyTokens int64    `yaml:"daily_tokens"`
 }
 
 // Policy grants subjects the use of connections. Statement-level rules are
@@ -149,6 +234,11 @@ type Rule struct {
 	// When is a CEL expression over the request and the identity (see
 	// docs/policy.md); it must be true for the rule to apply. Default true.
 	When string `yaml:"when"`
+	// Methods and Paths limit the rule to HTTP requests with one of these
+	// methods and a path matching one of these patterns ("*" is one
+	// segment, "**" any number); empty means any.
+	Methods []string `yaml:"methods"`
+	Paths   []string `yaml:"paths"`
 	// Action is allow, deny or review.
 	Action string `yaml:"action"`
 	// Message is shown to the agent when the rule denies.
@@ -364,6 +454,10 @@ func (c *Config) ApplyDefaults() {
 		cn := &c.Connections[i]
 		if cn.Type == "" {
 			cn.Type = "postgres"
+		}
+		if cn.Type == "http" {
+			cn.HTTPConnection.applyDefaults()
+			continue
 		}
 		if cn.SSLMode == "" {
 			cn.SSLMode = "verify-full"

@@ -54,8 +54,13 @@ func load(path string, offline bool) (*Config, error) {
 // its targets.
 func (c *Config) targetCredentials() map[string]bool {
 	keys := map[string]bool{}
+	m := map[string]*Secret{}
 	for i := range c.Connections {
 		keys[fmt.Sprintf("connections[%d].password", i)] = true
+		c.Connections[i].HTTPConnection.secrets(m, fmt.Sprintf("connections[%d]", i))
+	}
+	for k := range m {
+		keys[k] = true
 	}
 	for i := range c.Reviews.Notify {
 		keys[fmt.Sprintf("reviews.notify[%d].token", i)] = true
@@ -218,6 +223,7 @@ func (c *Config) secrets() map[string]*Secret {
 	m := map[string]*Secret{"state.dsn": &c.State.DSN, "masking.key": &c.Masking.Key}
 	for i := range c.Connections {
 		m[fmt.Sprintf("connections[%d].password", i)] = &c.Connections[i].Password
+		c.Connections[i].HTTPConnection.secrets(m, fmt.Sprintf("connections[%d]", i))
 	}
 	for i := range c.Reviews.Notify {
 		m[fmt.Sprintf("reviews.notify[%d].token", i)] = &c.Reviews.Notify[i].Token
@@ -271,6 +277,11 @@ func (c *Config) resolvePaths(baseDir string) {
 	abs(&c.TLS.KeyFile)
 	abs(&c.Audit.SigningKeyFile)
 	for i := range c.Connections {
-		abs(&c.Connections[i].SSLRootCert)
+		cn := &c.Connections[i]
+		abs(&cn.SSLRootCert)
+		abs(&cn.CAFile)
+		if cn.Credential.OAuth2 != nil {
+			abs(&cn.Credential.OAuth2.CAFile)
+		}
 	}
 }

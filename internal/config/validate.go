@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -160,9 +161,17 @@ func (c *Config) validateConnections(ps *Problems) {
 			ps.add(key+".name", "connection %q is defined twice", cn.Name)
 		}
 		seen[cn.Name] = true
-		if cn.Type != "postgres" {
-			ps.add(key+".type", "unsupported type %q (supported: postgres)", cn.Type)
+		switch cn.Type {
+		case "postgres":
+		case "http":
+			cn.HTTPConnection.validate(ps, key, &cn)
 			continue
+		default:
+			ps.add(key+".type", "unsupported type %q (supported: postgres, http)", cn.Type)
+			continue
+		}
+		if !reflect.ValueOf(cn.HTTPConnection).IsZero() {
+			ps.add(key, "url, preset, credential and the other HTTP settings apply to type http only")
 		}
 		if host, port := cn.HostPort(); host == "" || port == 0 || strings.ContainsAny(host, "/ ") {
 			ps.add(key+".address", "%q is not host or host:port", cn.Address)
@@ -199,12 +208,8 @@ func (c *Config) validatePolicies(ps *Problems) {
 			ps.add(key+".subjects", "required: who this policy applies to")
 		}
 		for j, s := range p.Subjects {
-			kind, name, ok := strings.Cut(s, ":")
-			if s == "*" {
-				continue
-			}
-			if !ok || (kind != "group" && kind != "subject") || name == "" {
-				ps.add(fmt.Sprintf("%s.subjects[%d]", key, j), "%q must be group:NAME, subject:NAME or *", s)
+			if err := checkSubject(s); err != nil {
+				ps.add(fmt.Sprintf("%s.subjects[%d]", key, j), "%v", err)
 			}
 		}
 		if len(p.Connections) == 0 {
@@ -282,8 +287,8 @@ func (c *Config) validateAudit(ps *Problems) {
 		ps.add("audit.capture_bytes", "must be between 0 and 16777216")
 	}
 	for j, s := range c.Audit.Auditors {
-		if kind, name, ok := strings.Cut(s, ":"); s != "*" && (!ok || (kind != "group" && kind != "subject") || name == "") {
-			ps.add(fmt.Sprintf("audit.auditors[%d]", j), "%q must be group:NAME, subject:NAME or *", s)
+		if err := checkSubject(s); err != nil {
+			ps.add(fmt.Sprintf("audit.auditors[%d]", j), "%v", err)
 		}
 	}
 	if c.Audit.CheckpointEvery < 0 {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/httpclass"
 	"github.com/sluicehq/sluice/internal/mask"
 	"github.com/sluicehq/sluice/internal/policy"
 	"github.com/sluicehq/sluice/internal/sqlclass"
@@ -47,6 +48,8 @@ type Gate struct {
 	// StatementMask masks secrets in the audit trail's copy of statements
 	// and parameters (nil: none); the request forwarded is never changed.
 	StatementMask *mask.Engine
+	// HTTP classifies the requests of each HTTP connection, by name.
+	HTTP map[string]*httpclass.Classifier
 	// Now returns the current time; tests may replace it before use.
 	Now func() time.Time
 }

@@ -39,6 +39,30 @@ func maskRequest(m *mask.Engine, req *sluice.Request) {
 	if params != nil {
 		req.Params = params
 	}
+	if h := req.HTTP; h != nil {
+		c := *h // a copy: the front door may still use the original
+		c.URL = maskString(m, c.URL)
+		c.Body = maskBody(m, c.Body)
+		if len(c.Headers) > 0 {
+			c.Headers = make(map[string]string, len(h.Headers))
+			for k, v := range h.Headers {
+				c.Headers[k] = maskString(m, v)
+			}
+		}
+		req.HTTP = &c
+	}
+}
+
+// maskBody masks a captured body: as JSON when it is a whole JSON
+// document, so that path rules apply and it stays JSON, else as text.
+func maskBody(m *mask.Engine, body string) string {
+	if body == "" {
+		return body
+	}
+	if out, err := m.JSON(nil, []byte(body), nil); err == nil {
+		return string(out)
+	}
+	return maskString(m, body)
 }
 
 // maskString masks s, returning s itself when nothing matched.

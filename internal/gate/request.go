@@ -12,8 +12,17 @@ import (
 	"github.com/sluicehq/sluice/internal/sqlclass"
 )
 
-// classify fills req's classification and returns the policy input.
-func (s *Session) classify(req *sluice.Request) (*sqlclass.Analysis, *policy.Input) {
+// classify fills req's classification and returns the policy input, the
+// SQL analysis (nil for other kinds) and why the request is in its classes.
+func (s *Session) classify(req *sluice.Request) (*sqlclass.Analysis, *policy.Input, []string) {
+	in := &policy.Input{Kind: req.Kind, Text: req.Text, Identity: &s.rec.Identity,
+		Connection: s.rec.Connection, Now: s.gate.Now()}
+	if ap, err := netipAddr(s.rec.ClientAddr); err == nil {
+		in.ClientAddr = ap
+	}
+	if req.Kind == sluice.KindHTTP {
+		return nil, in, s.classifyHTTP(req, in)
+	}
 	var a *sqlclass.Analysis
 	s.mu.Lock() // the statement tracker also hears from Done
 	switch {
@@ -23,31 +32,28 @@ func (s *Session) classify(req *sluice.Request) (*sqlclass.Analysis, *policy.Inp
 		a = s.sql.Classify(req.Text)
 	}
 	s.mu.Unlock()
-	in := &policy.Input{Kind: req.Kind, Text: req.Text, Identity: &s.rec.Identity,
-		Connection: s.rec.Connection, Now: s.gate.Now()}
-	if ap, err := netipAddr(s.rec.ClientAddr); err == nil {
-		in.ClientAddr = ap
-	}
 	if a == nil {
 		in.Class = sluice.ClassUnknown
 		req.Class = sluice.ClassUnknown
-		return nil, in
+		return nil, in, nil
 	}
 	req.Class, req.Tables = a.Class, a.Tables
 	req.Fingerprint = a.FingerprintHex()
 	in.Class, in.Tables, in.Functions, in.Settings = a.Class, a.Tables, a.Functions, a.Settings
 	in.WhereMissing, in.Statements = a.WhereMissing, len(a.Statements)
+	var reasons []string
 	for _, st := range a.Statements {
 		in.Kinds = append(in.Kinds, st.Kind)
+		reasons = append(reasons, st.Reasons...)
 	}
-	return a, in
+	return a, in, reasons
 }
 
 // Check classifies text and returns the decision the policy would make,
 // recording nothing. The PostgreSQL front door uses it at Parse, so that a
 // statement the policy denies never reaches the upstream even as a Parse.
 func (s *Session) Check(req *sluice.Request) sluice.Decision {
-	_, in := s.classify(req)
+	_, in, _ := s.classify(req)
 	return s.gate.policy.Decide(s.policy, in)
 }
 
@@ -68,7 +74,7 @@ func (s *Session) Begin(ctx context.Context, req *sluice.Request) (sluice.Decisi
 	req.Subject, req.Groups = s.rec.Identity.Subject, s.rec.Identity.Groups
 	req.Connection, req.ClientAddr = s.rec.Connection, s.rec.ClientAddr
 
-	a, in := s.classify(req)
+	a, in, reasons := s.classify(req)
 	d := s.gate.policy.Decide(s.policy, in)
 	// The approval binds to the statement as sent; everything recorded from
 	// here on (review, journal, index) sees it with its secrets masked.
@@ -77,7 +83,7 @@ func (s *Session) Begin(ctx context.Context, req *sluice.Request) (sluice.Decisi
 	var rv *sluice.Review
 	if d.Action == sluice.ActionReview {
 		var err error
-		if rv, err = s.openReview(ctx, req, hash, d, a); err != nil {
+		if rv, err = s.openReview(ctx, req, hash, d, reasons); err != nil {
 			s.gate.log.Error("open review", "request", req.ID, "err", err)
 			d = sluice.Decision{Action: sluice.ActionDeny, Policy: d.Policy, Rule: d.Rule,
 				Message: "this statement needs an approval, but sluice could not open a review; try again later"}
@@ -95,40 +101,28 @@ func (s *Session) Begin(ctx context.Context, req *sluice.Request) (sluice.Decisi
 		s.track(req, a)
 		return d, nil
 	default:
-		return d, denied(d, a)
+		return d, denied(d, req.Class, reasons)
 	}
 }
 
 // denied is the error a denial shows the caller: the rule's message and
-// why the statement is what it is.
-func denied(d sluice.Decision, a *sqlclass.Analysis) *sluice.Error {
+// why the request is what it is.
+func denied(d sluice.Decision, class sluice.Class, reasons []string) *sluice.Error {
 	e := &sluice.Error{Code: sluice.EForbidden, Message: d.Message}
 	if e.Message == "" {
 		e.Message = "denied by policy " + d.Policy
 	}
-	if a != nil {
-		var reasons []string
-		for _, st := range a.Statements {
-			reasons = append(reasons, st.Reasons...)
-		}
-		if len(reasons) > 0 {
-			e.Detail = "sluice classified the statement as " + a.Class.String() + ": " + strings.Join(reasons, "; ")
-		}
+	if len(reasons) > 0 {
+		e.Detail = "sluice classified the request as " + class.String() + ": " + strings.Join(reasons, "; ")
 	}
 	e.Hint = fmt.Sprintf("decided by %s of policy %q", d.Rule, d.Policy)
 	return e
 }
 
 // openReview opens (or joins) the review that holds req.
-func (s *Session) openReview(ctx context.Context, req *sluice.Request, hash string, d sluice.Decision, a *sqlclass.Analysis) (*sluice.Review, error) {
+func (s *Session) openReview(ctx context.Context, req *sluice.Request, hash string, d sluice.Decision, reasons []string) (*sluice.Review, error) {
 	if s.gate.Reviews == nil {
 		return nil, errors.New("no review flow configured")
-	}
-	var reasons []string
-	if a != nil {
-		for _, st := range a.Statements {
-			reasons = append(reasons, st.Reasons...)
-		}
 	}
 	return s.gate.Reviews.Open(ctx, req, hash, d, reasons)
 }

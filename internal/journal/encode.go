@@ -82,7 +82,9 @@ func appendEventFields(b []byte, ev *sluice.Event) ([]byte, error) {
 	}
 	if ev.Result != nil {
 		b = append(b, `,"result":`...)
-		b = appendResult(b, ev.Result)
+		if b, err = appendResult(b, ev.Result); err != nil {
+			return b, err
+		}
 	}
 	if ev.Review != nil {
 		// Review steps are rare: encoding/json writes them.
@@ -146,7 +148,23 @@ func appendRequest(b []byte, r *sluice.Request) ([]byte, error) {
 	b = appendOptStrings(b, `,"groups":`, r.Groups)
 	b = appendOptString(b, `,"connection":`, r.Connection)
 	b = appendOptString(b, `,"client_addr":`, r.ClientAddr)
+	if r.HTTP != nil {
+		if b, err = appendJSON(b, `,"http":`, r.HTTP); err != nil {
+			return b, err
+		}
+	}
 	return append(b, '}'), nil
+}
+
+// appendJSON appends name and v as encoding/json writes it, for the parts
+// of a record that are rare enough not to need a hand-written encoder.
+func appendJSON(b []byte, name string, v any) ([]byte, error) {
+	j, err := json.Marshal(v)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, name...)
+	return append(b, j...), nil
 }
 
 func appendDecision(b []byte, d *sluice.Decision) []byte {
@@ -168,7 +186,7 @@ func appendDecision(b []byte, d *sluice.Decision) []byte {
 	return append(b, '}')
 }
 
-func appendResult(b []byte, r *sluice.Result) []byte {
+func appendResult(b []byte, r *sluice.Result) ([]byte, error) {
 	b = append(b, '{')
 	if r.Tag != "" {
 		b = append(b, `"tag":`...)
@@ -207,7 +225,13 @@ func appendResult(b []byte, r *sluice.Result) []byte {
 	if r.Unmasked {
 		b = append(b, `,"unmasked":true`...)
 	}
-	return append(b, '}')
+	if r.HTTP != nil {
+		var err error
+		if b, err = appendJSON(b, `,"http":`, r.HTTP); err != nil {
+			return b, err
+		}
+	}
+	return append(b, '}'), nil
 }
 
 func appendCapture(b []byte, c *sluice.Capture) []byte {

@@ -34,7 +34,7 @@ var knownLayouts = []struct {
 		"Class sluice.Class class; Tables []string tables,omitempty; " +
 		"Fingerprint string fingerprint,omitempty; Time time.Time time; Subject string subject,omitempty; " +
 		"Groups []string groups,omitempty; Connection string connection,omitempty; " +
-		"ClientAddr string client_addr,omitempty"},
+		"ClientAddr string client_addr,omitempty; HTTP *sluice.HTTPRequest http,omitempty; Body []uint8 -"},
 	{reflect.TypeFor[sluice.Decision](), "Action sluice.Action action; Policy string policy,omitempty; " +
 		"Rule string rule,omitempty; Message string message,omitempty; " +
 		"Approvers []string approvers,omitempty; MinApprovals int min_approvals,omitempty; " +
@@ -42,7 +42,7 @@ var knownLayouts = []struct {
 	{reflect.TypeFor[sluice.Result](), "Tag string tag,omitempty; Rows int64 rows; " +
 		"Duration time.Duration duration; Error string error,omitempty; Status string status; " +
 		"Capture *sluice.Capture capture,omitempty; Masked map[string]uint64 masked,omitempty; " +
-		"Unmasked bool unmasked,omitempty"},
+		"Unmasked bool unmasked,omitempty; HTTP *sluice.HTTPResult http,omitempty"},
 	{reflect.TypeFor[sluice.Capture](), "Columns []sluice.Column columns,omitempty; " +
 		"Rows [][]*string rows,omitempty; Bytes int bytes; Truncated bool truncated,omitempty"},
 	{reflect.TypeFor[sluice.Column](), "Name string name; TypeOID uint32 type_oid; Format int16 format,omitempty"},

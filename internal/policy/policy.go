@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/httpclass"
 	"github.com/sluicehq/sluice/internal/mask"
 )
 
@@ -109,10 +110,15 @@ func New(cfg []config.Policy, masking ...config.Masking) (*Engine, error) {
 			if d.Action == sluice.ActionDeny && d.Message == "" {
 				d.Message = fmt.Sprintf("denied by %s of policy %q", name, cp.Name)
 			}
-			if d.Action != sluice.ActionDeny && strings.TrimSpace(cr.When) != "read" {
+			if d.Action != sluice.ActionDeny && (strings.TrimSpace(cr.When) != "read" || len(cr.Methods)+len(cr.Paths) > 0) {
 				readOnlyRules = false
 			}
-			p.rules = append(p.rules, rule{name: name, when: cr.When, prog: prog, decision: d})
+			r := rule{name: name, when: cr.When, prog: prog, decision: d}
+			if r.http, err = compileHTTPMatch(cr); err != nil {
+				ps = append(ps, config.Problem{Key: fmt.Sprintf("policies[%d].rules[%d].paths", i, j), Message: err.Error()})
+				continue
+			}
+			p.rules = append(p.rules, r)
 		}
 		p.ReadOnly = p.ReadOnly || readOnlyRules
 		m, err := compileMask(mc, cp.Mask)
@@ -175,4 +181,30 @@ func (e *Engine) Grant(id *sluice.Identity, conn string, addr netip.Addr) *Polic
 		}
 	}
 	return nil
+}
+
+// compileHTTPMatch compiles a rule's methods and paths into a classifier
+// whose patterns match exactly the requests the rule applies to; nil when
+// the rule names neither.
+func compileHTTPMatch(cr config.Rule) (*httpclass.Classifier, error) {
+	if len(cr.Methods) == 0 && len(cr.Paths) == 0 {
+		return nil, nil
+	}
+	paths := cr.Paths
+	if len(paths) == 0 {
+		paths = []string{"/**"}
+	}
+	var ps []httpclass.Pattern
+	for _, p := range paths {
+		ps = append(ps, httpclass.Pattern{Name: "rule", Methods: upper(cr.Methods), Path: p, Class: sluice.ClassRead})
+	}
+	return httpclass.New(ps)
+}
+
+func upper(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.ToUpper(s)
+	}
+	return out
 }

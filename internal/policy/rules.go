@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/interpreter"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/httpclass"
 )
 
 // Input is what rules see of one request: the classification of what it
@@ -28,6 +30,21 @@ type Input struct {
 	Connection   string
 	ClientAddr   netip.Addr
 	Now          time.Time
+	// HTTP is set for HTTP requests.
+	HTTP *HTTPInput
+}
+
+// HTTPInput is what rules see of an HTTP request besides its classes.
+type HTTPInput struct {
+	Method, Host, Query string
+	// Path is the decoded path; RawPath the path as sent, for matching
+	// rules' path patterns.
+	Path, RawPath string
+	// Headers are lower-case names to values, credentials removed.
+	Headers map[string]string
+	// Body is the parsed JSON body, or nil.
+	Body     any
+	Patterns []string
 }
 
 // variables are the names a rule's `when` can use; docs/policy.md
@@ -53,6 +70,13 @@ var variables = []cel.EnvOption{
 	cel.Variable("connection", cel.StringType),
 	cel.Variable("client_ip", cel.StringType),
 	cel.Variable("now", cel.TimestampType),
+	cel.Variable("method", cel.StringType),
+	cel.Variable("host", cel.StringType),
+	cel.Variable("path", cel.StringType),
+	cel.Variable("query", cel.StringType),
+	cel.Variable("headers", cel.MapType(cel.StringType, cel.StringType)),
+	cel.Variable("body", cel.DynType),
+	cel.Variable("patterns", cel.ListType(cel.StringType)),
 }
 
 // newEnv returns the CEL environment rules are compiled in.
@@ -132,6 +156,40 @@ func (a activation) ResolveName(name string) (any, bool) {
 		}
 		return in.Now, true
 	}
+	return a.resolveHTTP(name)
+}
+
+// noHeaders is what SQL requests show as headers.
+var noHeaders = map[string]string{}
+
+// resolveHTTP resolves the HTTP variables; SQL requests see them empty.
+func (a activation) resolveHTTP(name string) (any, bool) {
+	h := a.in.HTTP
+	if h == nil {
+		h = &HTTPInput{}
+	}
+	switch name {
+	case "method":
+		return h.Method, true
+	case "host":
+		return h.Host, true
+	case "path":
+		return h.Path, true
+	case "query":
+		return h.Query, true
+	case "headers":
+		if h.Headers == nil {
+			return noHeaders, true
+		}
+		return h.Headers, true
+	case "body":
+		if h.Body == nil {
+			return types.NullValue, true
+		}
+		return h.Body, true
+	case "patterns":
+		return orEmpty(h.Patterns), true
+	}
 	return nil, false
 }
 
@@ -148,6 +206,9 @@ type rule struct {
 	when     string
 	prog     cel.Program
 	decision sluice.Decision
+	// http, when set, limits the rule to HTTP requests of these methods
+	// and paths.
+	http *httpclass.Classifier
 }
 
 // Decide returns the decision for one request on a session granted by p:
@@ -161,6 +222,9 @@ func (e *Engine) Decide(p *Policy, in *Input) sluice.Decision {
 	}
 	act := activation{in: in}
 	for _, r := range p.rules {
+		if r.http != nil && (in.HTTP == nil || len(r.http.Classify(in.HTTP.Method, in.HTTP.Host, in.HTTP.RawPath, "").Patterns) == 0) {
+			continue
+		}
 		out, _, err := r.prog.Eval(act)
 		match := false
 		if err != nil {

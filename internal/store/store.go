@@ -1,5 +1,6 @@
 // Package store defines the gateway's state store: service tokens, reviews
-// (requests held for approval), and an index of the audit journal (sessions
+// (requests held for approval), daily token usage (for the budgets of the
+// Claude API passthrough), and an index of the audit journal (sessions
 // and statements, and the journal position the index has reached) that
 // `sluice audit search` queries and `sluice audit reindex` rebuilds from the
 // journal. Backends live in
@@ -11,6 +12,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -69,7 +71,7 @@ type Store interface {
 	IndexedSeq(ctx context.Context) (uint64, error)
 	// ResetIndex deletes every session and statement and sets the indexed
 	// position to 0, in one transaction, so that the index can be rebuilt
-	// from the journal. Service tokens and reviews are kept.
+	// from the journal. Service tokens, reviews and token usage are kept.
 	ResetIndex(ctx context.Context) error
 	// SearchStatements returns the statements matching f, newest first:
 	// by StartedAt descending (statements without a start time last), then
@@ -140,8 +142,42 @@ type Store interface {
 	// be empty. It returns ErrNotFound for an unknown id.
 	SetReviewTicket(ctx context.Context, id, notifier, ref string) error
 
+	// Token usage is state shared by every replica, not part of the index:
+	// ResetIndex leaves it alone. It is counted per subject, connection and
+	// day; subject and connection match exactly.
+	//
+	// AddUsage adds tokens to the usage of subject on connection for day (UTC,
+	// "2006-01-02") and returns the new total, atomically: concurrent adds
+	// from several replicas all count. It returns an error, and changes
+	// nothing, when tokens is negative, day is not a date in that form, or
+	// the total would overflow an int64.
+	AddUsage(ctx context.Context, subject, connection, day string, tokens int64) (int64, error)
+	// Usage returns the tokens used by subject on connection on day, 0 when none.
+	// It returns an error when day is not a date in the form AddUsage takes.
+	Usage(ctx context.Context, subject, connection, day string) (int64, error)
+
 	// Close releases the store. It is idempotent.
 	Close() error
+}
+
+// CheckUsage returns an error unless tokens and day are valid arguments of
+// AddUsage: tokens not negative and day as CheckDay requires. Backends call
+// it before they touch the database, so that all of them reject the same
+// arguments.
+func CheckUsage(day string, tokens int64) error {
+	if tokens < 0 {
+		return fmt.Errorf("negative tokens %d", tokens)
+	}
+	return CheckDay(day)
+}
+
+// CheckDay returns an error unless day is a date formatted as
+// time.DateOnly ("2006-01-02").
+func CheckDay(day string) error {
+	if _, err := time.Parse(time.DateOnly, day); err != nil {
+		return fmt.Errorf("day %q is not a date of the form 2006-01-02", day)
+	}
+	return nil
 }
 
 // SessionFilter selects sessions. Zero fields match everything; set fields

@@ -104,6 +104,9 @@ func (s *Server) run(ctx context.Context, req *sdk.CallToolRequest, conn, sql st
 	if conn == "" {
 		return nil, ResultOutput{}, errors.New("connection is required; list_connections shows the ones you may use")
 	}
+	if s.Connections[conn] == sluice.ConnHTTP {
+		return nil, ResultOutput{}, fmt.Errorf("%q is an HTTP API connection: use the http_request tool", conn)
+	}
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
 	uc, release, err := s.acquire(ctx, req.Session, c, conn)

@@ -74,6 +74,9 @@ type Server struct {
 	Connections map[string]sluice.ConnType
 	// Auditors may see every review with review_status.
 	Auditors []policy.Subject
+	// HTTP sends http_request calls through the HTTP proxy; nil serves no
+	// http_request tool.
+	HTTP HTTPCaller
 	// Masker masks results and database messages before the agent sees
 	// them; nil masks nothing.
 	Masker Masker
@@ -158,10 +161,10 @@ func (s *Server) init() {
 }
 
 // instructions tell the agent how the tools fit together.
-const instructions = `sluice is the gateway to production databases. Every call is checked against policy, ` +
+const instructions = `sluice is the gateway to production databases and APIs. Every call is checked against policy, ` +
 	`recorded in a tamper-evident audit journal, and results may be masked.
 Start with list_connections to see the connections you may use and what their rules allow; describe shows ` +
-	`their tables and columns; query runs SQL.
+	`their tables and columns; query runs SQL; http_request calls an HTTP API connection.
 A statement that a rule holds for human approval returns status "pending_review" with a review id: check it ` +
 	`with review_status, and once it is approved call query again with exactly the same SQL on the same ` +
 	`connection; it then runs once.`

@@ -60,6 +60,7 @@ func (s *Server) addTools() {
 			"executed), the approvers and their votes, and what to do next.",
 		Annotations: &sdk.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: boolPtr(false)},
 	}, s.reviewStatus)
+	s.addHTTPTool()
 }
 
 // callContext derives a call's context from the server's, so that Close
@@ -156,9 +157,18 @@ func (s *Server) listConnections(ctx context.Context, req *sdk.CallToolRequest, 
 // access summarizes what p's rules decide for a typical statement of each
 // class, by asking the policy engine itself.
 func (s *Server) access(p *policy.Policy, c *caller, conn string) Access {
+	isHTTP := s.Connections[conn] == sluice.ConnHTTP
 	probe := func(class sluice.Class, kind string, whereMissing bool) string {
 		in := &policy.Input{Kind: sluice.KindSQL, Class: class, Kinds: []string{kind}, Statements: 1,
 			WhereMissing: whereMissing, Identity: c.id, Connection: conn, ClientAddr: c.addr.Addr(), Now: time.Now()}
+		if isHTTP {
+			method := map[string]string{"select": "GET", "update": "POST", "delete": "DELETE"}[kind]
+			if method == "" {
+				return "not applicable"
+			}
+			in = &policy.Input{Kind: sluice.KindHTTP, Class: class, Identity: c.id, Connection: conn,
+				ClientAddr: c.addr.Addr(), Now: time.Now(), HTTP: &policy.HTTPInput{Method: method, Path: "/", RawPath: "/"}}
+		}
 		d := s.Policies.Decide(p, in)
 		switch d.Action {
 		case sluice.ActionAllow:

@@ -86,7 +86,7 @@ func (d *DB) IndexedSeq(ctx context.Context) (uint64, error) {
 }
 
 // ResetIndex deletes every session and statement and sets the indexed
-// position to 0. Service tokens are kept.
+// position to 0. Service tokens, reviews and token usage are kept.
 func (d *DB) ResetIndex(ctx context.Context) error {
 	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		for _, q := range []string{

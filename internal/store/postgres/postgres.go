@@ -2,8 +2,9 @@
 // replicas that share state. It uses a pgx connection pool.
 //
 // The store keeps its tables (sessions, statements, index_state,
-// service_tokens, reviews, review_decisions and schema_migrations) in the first schema of the
-// connection's search_path, normally public; give it a database of its own.
+// service_tokens, reviews, review_decisions, token_usage and
+// schema_migrations) in the first schema of the connection's search_path,
+// normally public; give it a database of its own.
 //
 // PostgreSQL text cannot hold NUL bytes or, in a UTF8 database, invalid
 // UTF-8, both of which a client can send. Rather than fail to record such a

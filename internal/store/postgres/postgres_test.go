@@ -16,6 +16,7 @@ import (
 	"github.com/sluicehq/sluice"
 
 	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/store/migrate"
 	"github.com/sluicehq/sluice/internal/store/storetest"
 	"github.com/sluicehq/sluice/internal/testkit"
 )
@@ -152,6 +153,23 @@ func migrationRows(t *testing.T, d *DB) []string {
 	return out
 }
 
+// checkMigrations fails the test unless rows (from migrationRows) are one
+// row for each embedded migration, in order.
+func checkMigrations(t *testing.T, rows []string) {
+	t.Helper()
+	ms, err := migrate.Load(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := len(rows) == len(ms)
+	for i := 0; ok && i < len(ms); i++ {
+		ok = strings.HasPrefix(rows[i], fmt.Sprintf("%d %s ", ms[i].Version, ms[i].Name))
+	}
+	if !ok {
+		t.Fatalf("schema_migrations = %q, want one row for each of %v", rows, ms)
+	}
+}
+
 func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	// Replicas starting together race to migrate a new database; the
 	// advisory lock lets one apply each migration and the others see it.
@@ -171,10 +189,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 		}
 		defer dbs[i].Close()
 	}
-	rows := migrationRows(t, dbs[0])
-	if len(rows) != 1 || !strings.HasPrefix(rows[0], "1 init ") {
-		t.Fatalf("schema_migrations = %q, want one row for 0001_init", rows)
-	}
+	checkMigrations(t, migrationRows(t, dbs[0]))
 	// Every replica writes, and every other one reads what it wrote.
 	for i, d := range dbs {
 		s := &sluice.Session{ID: fmt.Sprintf("s%d", i), StartedAt: time.Now()}
@@ -185,6 +200,42 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	got, err := dbs[replicas-1].ListSessions(ctx, store.SessionFilter{})
 	if err != nil || len(got) != replicas {
 		t.Fatalf("ListSessions = %d sessions, %v; want %d", len(got), err, replicas)
+	}
+}
+
+func TestReplicasAddUsage(t *testing.T) {
+	// Replicas, each with its own pool, add to one subject's usage at once;
+	// every add counts and every replica reads the same total.
+	ctx := context.Background()
+	dsn := newDatabase(t)
+	const replicas, workers, adds = 3, 4, 25
+	dbs := make([]*DB, replicas)
+	for i := range dbs {
+		d, err := Open(ctx, dsn)
+		if err != nil {
+			t.Fatalf("Open %d: %v", i, err)
+		}
+		defer d.Close()
+		dbs[i] = d
+	}
+	var wg sync.WaitGroup
+	for i, d := range dbs {
+		for w := range workers {
+			wg.Go(func() {
+				for range adds {
+					if _, err := d.AddUsage(ctx, "alice", "claude", "2025-03-14", 2); err != nil {
+						t.Errorf("replica %d worker %d: AddUsage: %v", i, w, err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	for i, d := range dbs {
+		if n, err := d.Usage(ctx, "alice", "claude", "2025-03-14"); err != nil || n != 2*replicas*workers*adds {
+			t.Errorf("replica %d: Usage = %d, %v; want %d", i, n, err, 2*replicas*workers*adds)
+		}
 	}
 }
 

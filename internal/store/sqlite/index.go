@@ -105,7 +105,7 @@ func (d *DB) IndexedSeq(ctx context.Context) (uint64, error) {
 }
 
 // ResetIndex deletes every session and statement and sets the indexed
-// position to 0. Service tokens are kept.
+// position to 0. Service tokens, reviews and token usage are kept.
 func (d *DB) ResetIndex(ctx context.Context) error {
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {

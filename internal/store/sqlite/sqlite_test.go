@@ -19,6 +19,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/store/migrate"
 	"github.com/sluicehq/sluice/internal/store/storetest"
 )
 
@@ -69,6 +70,23 @@ func migrationRows(t *testing.T, d *DB) []string {
 	return out
 }
 
+// checkMigrations fails the test unless rows (from migrationRows) are one
+// row for each embedded migration, in order.
+func checkMigrations(t *testing.T, rows []string) {
+	t.Helper()
+	ms, err := migrate.Load(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := len(rows) == len(ms)
+	for i := 0; ok && i < len(ms); i++ {
+		ok = strings.HasPrefix(rows[i], fmt.Sprintf("%d %s ", ms[i].Version, ms[i].Name))
+	}
+	if !ok {
+		t.Fatalf("schema_migrations = %q, want one row for each of %v", rows, ms)
+	}
+}
+
 func TestReopenKeepsDataAndMigrations(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
@@ -82,9 +100,7 @@ func TestReopenKeepsDataAndMigrations(t *testing.T) {
 		t.Fatalf("CreateSession: %v", err)
 	}
 	before := migrationRows(t, d)
-	if len(before) != 1 || !strings.HasPrefix(before[0], "1 init ") {
-		t.Fatalf("schema_migrations = %q, want one row for 0001_init", before)
-	}
+	checkMigrations(t, before)
 	if err := d.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -271,16 +287,28 @@ func writeRounds(ctx context.Context, st store.Store, prefix string, rounds int)
 		if err := st.CreateToken(ctx, &sluice.ServiceToken{ID: id, Subject: prefix, IssuedAt: now}); err != nil {
 			return err
 		}
+		if _, err := st.AddUsage(ctx, usageSubject, "claude", usageDay, 1); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
+// The key every writer of writeRounds adds one token of usage to per round.
+const usageSubject, usageDay = "shared", "2025-03-14"
+
 // checkCounts fails the test unless the file holds exactly the given numbers
-// of sessions, statements and tokens, and one migration row.
+// of sessions, statements and tokens, one migration row for each embedded
+// migration, and a token of usage for each token (one per round, added by
+// every writer to one key).
 func checkCounts(t *testing.T, d *DB, sessions, statements, tokens int) {
 	t.Helper()
+	ms, err := migrate.Load(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for table, want := range map[string]int{
-		"sessions": sessions, "statements": statements, "service_tokens": tokens, "schema_migrations": 1,
+		"sessions": sessions, "statements": statements, "service_tokens": tokens, "schema_migrations": len(ms),
 	} {
 		var n int
 		if err := d.read.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
@@ -289,6 +317,9 @@ func checkCounts(t *testing.T, d *DB, sessions, statements, tokens int) {
 		if n != want {
 			t.Errorf("%s has %d rows, want %d", table, n, want)
 		}
+	}
+	if n, err := d.Usage(context.Background(), usageSubject, "claude", usageDay); err != nil || n != int64(tokens) {
+		t.Errorf("Usage = %d, %v; want %d", n, err, tokens)
 	}
 }
 

@@ -184,6 +184,9 @@ func testCanceledContext(t *testing.T, st store.Store) {
 			[]sluice.ReviewStatus{sluice.ReviewApproved}, at(2*time.Minute))),
 		"ExpireReviews":   errOf(st.ExpireReviews(ctx, at(24*time.Hour))),
 		"SetReviewTicket": st.SetReviewTicket(ctx, "r1", "slack", "ts"),
+
+		"AddUsage": errOf(st.AddUsage(ctx, "alice", "claude", today, 10)),
+		"Usage":    errOf(st.Usage(ctx, "alice", "claude", today)),
 	}
 	for name, err := range checks {
 		if !errors.Is(err, context.Canceled) {
@@ -211,6 +214,9 @@ func testCanceledContext(t *testing.T, st store.Store) {
 	}
 	if _, err := st.GetReview(context.Background(), "r2"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetReview(r2) = %v, want ErrNotFound", err)
+	}
+	if got := mustUsage(t, st, "alice", "claude", today); got != 0 {
+		t.Errorf("Usage = %d after a canceled AddUsage, want 0", got)
 	}
 	// No decision, claim, expiry or ticket reached the reviews.
 	equalReview(t, mustGetReview(t, st, "r1"), pending)

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Index", indexTests},
 		{"Search", searchTests},
 		{"Review", reviewTests},
+		{"Usage", usageTests},
 		{"Store", storeTests},
 	}
 	for _, g := range groups {

@@ -1,0 +1,166 @@
+package httpproxy_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/listener/httpproxy"
+	"github.com/sluicehq/sluice/internal/policy"
+	httpup "github.com/sluicehq/sluice/internal/upstream/http"
+)
+
+const awsKey = "AKIAIOSFODNN7EXAMPLE"
+
+// fakeMessages answers like the Messages API: streamed or not, with usage.
+func fakeMessages(t *testing.T) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Api-Key") != upstreamToken || r.Header.Get("Anthropic-Version") != "2023-06-01" {
+			w.WriteHeader(401)
+			fmt.Fprint(w, `{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}`)
+			return
+		}
+		var req struct {
+			Stream bool `json:"stream"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		json.Unmarshal(body, &req)
+		if r.URL.Path == "/v1/messages/count_tokens" {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"input_tokens":42}`)
+			return
+		}
+		if !req.Stream {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"id":"msg_1","type":"message","role":"assistant","model":"claude-test","content":[{"type":"text","text":"hello"}],"stop_reason":"end_turn","usage":{"input_tokens":100,"output_tokens":20}}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, ev := range []string{
+			`event: message_start` + "\n" + `data: {"type":"message_start","message":{"id":"msg_2","type":"message","role":"assistant","model":"claude-test","content":[],"usage":{"input_tokens":300,"output_tokens":1}}}`,
+			`event: content_block_start` + "\n" + `data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`,
+			`event: content_block_delta` + "\n" + `data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}`,
+			`event: content_block_stop` + "\n" + `data: {"type":"content_block_stop","index":0}`,
+			`event: message_delta` + "\n" + `data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":50}}`,
+			`event: message_stop` + "\n" + `data: {"type":"message_stop"}`,
+		} {
+			fmt.Fprint(w, ev+"\n\n")
+			w.(http.Flusher).Flush()
+		}
+	}
+}
+
+func anthropicOptions(budget int64) options {
+	return options{anthropic: true, cred: httpup.Credential{Header: "x-api-key", Value: upstreamToken},
+		budgets: []httpproxy.Budget{{Subjects: []policy.Subject{{Kind: "group", Name: "agents"}}, DailyTokens: budget}}}
+}
+
+// post sends a Messages request the way the Anthropic SDKs do: the token
+// as x-api-key.
+func (s *setup) post(t *testing.T, path, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", s.url+"/proxy/api"+path, strings.NewReader(body))
+	req.Header.Set("X-Api-Key", agentToken)
+	req.Header.Set("Anthropic-Version", "2023-06-01")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Stainless-Os", "Linux")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestAnthropicPassthrough(t *testing.T) {
+	s := newSetup(t, fakeMessages(t), anthropicOptions(1000))
+	prompt := fmt.Sprintf(`{"model":"claude-test","max_tokens":100,"messages":[{"role":"user","content":"my key is %s, help"}]}`, awsKey)
+	st, body := s.post(t, "/v1/messages", prompt)
+	if st != 200 || !strings.Contains(body, `"text":"hello"`) {
+		t.Fatalf("messages: %d %s", st, body)
+	}
+	up := s.up.requests()[0]
+	if strings.Contains(string(up.body), awsKey) || !strings.Contains(string(up.body), "help") {
+		t.Errorf("the prompt reached the model as %s", up.body)
+	}
+	if up.header.Get("X-Stainless-Os") != "" || up.header.Get("Authorization") != "" {
+		t.Errorf("headers outside the API's reached the upstream: %v", up.header)
+	}
+	res := s.results(t, 1)[0].Result
+	if u := res.HTTP.Usage; u == nil || u.InputTokens != 100 || u.OutputTokens != 20 || u.Model != "claude-test" {
+		t.Errorf("usage %+v", res.HTTP.Usage)
+	}
+	if res.Masked["prompt_aws_access_key_id"] != 1 {
+		t.Errorf("prompt masking counts %v", res.Masked)
+	}
+	if s.usage.total() != 120 {
+		t.Errorf("budget counted %d tokens, want 120", s.usage.total())
+	}
+
+	st, body = s.post(t, "/v1/messages", `{"model":"claude-test","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	if st != 200 || strings.Count(body, "event: ") != 6 || !strings.Contains(body, `"text":"hi"`) {
+		t.Fatalf("stream: %d %s", st, body)
+	}
+	res = s.results(t, 2)[1].Result
+	if u := res.HTTP.Usage; u == nil || u.InputTokens != 300 || u.OutputTokens != 50 || res.HTTP.Events != 6 {
+		t.Errorf("stream usage %+v, events %d", res.HTTP.Usage, res.HTTP.Events)
+	}
+	if s.usage.total() != 470 {
+		t.Errorf("budget counted %d tokens, want 470", s.usage.total())
+	}
+
+	if st, body := s.post(t, "/v1/messages/count_tokens", `{"model":"claude-test","messages":[]}`); st != 200 || body != `{"input_tokens":42}` {
+		t.Errorf("count_tokens: %d %s", st, body)
+	}
+	if s.usage.total() != 470 {
+		t.Errorf("count_tokens counted against the budget: %d", s.usage.total())
+	}
+	if st, body := s.post(t, "/v1/models", `{}`); st != 404 || !strings.Contains(body, `"type":"not_found_error"`) {
+		t.Errorf("other endpoint: %d %s", st, body)
+	}
+	req, _ := http.NewRequest("POST", s.url+"/proxy/api/v1/messages", strings.NewReader(prompt))
+	req.Header.Set("X-Api-Key", "sk-ant-not-a-sluice-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.Contains(string(b), `"type":"authentication_error"`) {
+		t.Errorf("bad key: %d %s", resp.StatusCode, b)
+	}
+	all, _ := json.Marshal(s.rec.events)
+	if strings.Contains(string(all), upstreamToken) || strings.Contains(string(all), awsKey) || strings.Contains(string(all), agentToken) {
+		t.Error("a secret is in the audit events")
+	}
+}
+
+func TestAnthropicBudget(t *testing.T) {
+	s := newSetup(t, fakeMessages(t), anthropicOptions(100))
+	msg := `{"model":"claude-test","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`
+	if st, _ := s.post(t, "/v1/messages", msg); st != 200 {
+		t.Fatalf("first request: %d", st)
+	}
+	s.results(t, 1)
+	st, body := s.post(t, "/v1/messages", msg)
+	if st != http.StatusTooManyRequests || !strings.Contains(body, `"type":"rate_limit_error"`) ||
+		!strings.Contains(body, "daily token budget exhausted: bot used 120 of 100 tokens") {
+		t.Errorf("over budget: %d %s", st, body)
+	}
+	if n := len(s.up.requests()); n != 1 {
+		t.Errorf("the upstream saw %d requests", n)
+	}
+	res := s.results(t, 2)[1].Result
+	if res.Status != sluice.StatusDenied {
+		t.Errorf("refusal recorded as %+v", res)
+	}
+	s.usage.fail = true
+	if st, body := s.post(t, "/v1/messages", msg); st != http.StatusBadGateway || !strings.Contains(body, "cannot check your token budget") {
+		t.Errorf("usage store down: %d %s", st, body)
+	}
+}

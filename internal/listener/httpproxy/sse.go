@@ -1,0 +1,111 @@
+package httpproxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/sluicehq/sluice/internal/mask"
+)
+
+// sse streams server-sent events one by one, each masked as a whole and
+// flushed at once, so the agent sees every event as it arrives.
+func (st *stream) sse(resp *http.Response) error {
+	st.start(resp, false)
+	br := bufio.NewReaderSize(resp.Body, 64<<10)
+	var ev []byte
+	for {
+		line, rerr := br.ReadSlice('\n')
+		ev = append(ev, line...)
+		if len(ev) > maxEvent {
+			return fmt.Errorf("a server-sent event is larger than %d bytes", maxEvent)
+		}
+		if rerr == nil && blank(line) {
+			if err := st.event(ev); err != nil {
+				return err
+			}
+			ev = ev[:0]
+			continue
+		}
+		switch {
+		case rerr == nil, errors.Is(rerr, bufio.ErrBufferFull):
+		case rerr == io.EOF:
+			if len(ev) > 0 {
+				if err := st.event(ev); err != nil {
+					return err
+				}
+			}
+			return st.flush()
+		default:
+			return fmt.Errorf("reading the upstream event stream: %w", rerr)
+		}
+	}
+}
+
+// blank reports whether line ends an event.
+func blank(line []byte) bool {
+	return len(line) == 1 || len(line) == 2 && line[0] == '\r'
+}
+
+// event sends one event.
+func (st *stream) event(ev []byte) error {
+	st.events++
+	if st.usage != nil {
+		st.usage.event(eventData(ev))
+	}
+	if err := st.send(ev, st.maskEvent); err != nil {
+		return err
+	}
+	return st.flush()
+}
+
+// eventData returns the data of an event: its data lines' values joined
+// by newlines.
+func eventData(ev []byte) []byte {
+	var data []byte
+	n := 0
+	for line := range bytes.Lines(ev) {
+		v, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r\n"), []byte("data:"))
+		if !ok {
+			continue
+		}
+		if n > 0 {
+			data = append(data, '\n')
+		}
+		data = append(data, bytes.TrimPrefix(v, []byte(" "))...)
+		n++
+	}
+	return data
+}
+
+// maskEvent masks an event: its data as a JSON document when it is one
+// (as Claude API events are), else as text, and its other lines as text.
+func (st *stream) maskEvent(dst, src []byte, c *mask.Counts) []byte {
+	data := eventData(src)
+	wrote := false
+	for line := range bytes.Lines(src) {
+		if !bytes.HasPrefix(line, []byte("data:")) {
+			dst = st.m.Text(dst, line, c)
+			continue
+		}
+		if wrote {
+			continue
+		}
+		wrote = true
+		var masked []byte
+		if out, err := st.m.JSON(nil, data, c); err == nil {
+			masked = out
+		} else {
+			masked = st.m.Text(nil, data, c)
+		}
+		for v := range bytes.SplitSeq(masked, []byte("\n")) {
+			dst = append(dst, "data: "...)
+			dst = append(dst, v...)
+			dst = append(dst, '\n')
+		}
+	}
+	return dst
+}
