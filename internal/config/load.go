@@ -138,6 +138,21 @@ var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 
 // checkKeys reports mapping keys that are not fields of t, with the closest
 // known key as a suggestion, so that a typo never silently drops a setting.
+// yamlFields adds the YAML keys of struct t, and of the structs it
+// inlines, to fields.
+func yamlFields(t reflect.Type, fields map[string]reflect.Type) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case opts == "inline" && f.Type.Kind() == reflect.Struct:
+			yamlFields(f.Type, fields)
+		case name != "" && name != "-":
+			fields[name] = f.Type
+		}
+	}
+}
+
 func checkKeys(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -148,13 +163,7 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
 	switch {
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		fields := map[string]reflect.Type{}
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if name != "" && name != "-" {
-				fields[name] = f.Type
-			}
-		}
+		yamlFields(t, fields)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := n.Content[i].Value
 			ft, ok := fields[key]

@@ -3,6 +3,7 @@ package httpclass
 import (
 	"fmt"
 	"path"
+	"sync/atomic"
 
 	"github.com/sluicehq/sluice"
 )
@@ -12,8 +13,35 @@ import (
 // concurrent use.
 type Classifier struct {
 	pats []compiled
+	// byMethod lists, in order, the indexes into pats of the patterns that
+	// can match each method: by its position in standardMethods, and last
+	// for any other method.
+	byMethod [len(standardMethods) + 1][]int
 	// hosts holds the distinct host globs of pats, in lower case.
 	hosts []string
+	// lastHost caches which globs the last host classified matches; a
+	// connection has one upstream host.
+	lastHost atomic.Pointer[hostResult]
+}
+
+// hostResult says which host globs a host matches.
+type hostResult struct {
+	host string
+	ok   []bool // by index into Classifier.hosts
+}
+
+// hostResult returns which globs the normalized host matches.
+func (c *Classifier) hostResult(host string) *hostResult {
+	if r := c.lastHost.Load(); r != nil && r.host == host {
+		return r
+	}
+	r := &hostResult{host: host, ok: make([]bool, len(c.hosts))}
+	for i, glob := range c.hosts {
+		// The globs were checked in New; Match cannot fail.
+		r.ok[i], _ = path.Match(glob, host)
+	}
+	c.lastHost.Store(r)
+	return r
 }
 
 // Result is the classification of one request.
@@ -52,6 +80,11 @@ func New(patterns []Pattern) (*Classifier, error) {
 			cp.host = j
 		}
 		c.pats = append(c.pats, cp)
+		for j := range c.byMethod {
+			if cp.methods == 0 || j < len(standardMethods) && cp.methods&(1<<j) != 0 {
+				c.byMethod[j] = append(c.byMethod[j], len(c.pats)-1)
+			}
+		}
 	}
 	return c, nil
 }
@@ -76,7 +109,10 @@ func (c *Classifier) Classify(method, host, path, rawQuery string) Result {
 	if problem != "" {
 		return unclassifiable(mi, problem)
 	}
-	m := matcher{c: c, method: mi.bit, host: normHost(host), rawQuery: rawQuery}
+	m := matcher{c: c, pats: c.byMethod[mi.index], rawQuery: rawQuery}
+	if len(c.hosts) > 0 {
+		m.hosts = c.hostResult(normHost(host)).ok
+	}
 	var hitBuf [8]hit
 	hits := hitBuf[:0]
 
@@ -156,15 +192,12 @@ type hit struct {
 	alt bool // matched only when %2F and \ are read as /
 }
 
-// matcher matches the patterns of a Classifier against one request. Host
-// glob results are computed once per request.
+// matcher matches the patterns of a Classifier against one request.
 type matcher struct {
 	c        *Classifier
-	method   uint16
-	host     string
+	pats     []int  // the patterns that can match the method
+	hosts    []bool // which of c.hosts the request's host matches
 	rawQuery string
-	// hostDone and hostOK cache the results of the first 64 host globs.
-	hostDone, hostOK uint64
 }
 
 // collect appends to hits every pattern that matches the request with the
@@ -172,7 +205,7 @@ type matcher struct {
 // of the matches' classes (0 when none matched).
 func (m *matcher) collect(segs []string, alt bool, hits []hit) (sluice.Class, []hit) {
 	var class sluice.Class
-	for i := range m.c.pats {
+	for _, i := range m.pats {
 		p := &m.c.pats[i]
 		if !m.match(p, segs) {
 			continue
@@ -194,40 +227,28 @@ func hasName(c *Classifier, hits []hit, name string) bool {
 	return false
 }
 
-// match reports whether p matches the request with the cleaned path segs.
-// The cheap tests come first.
+// match reports whether p, which applies to the request's method, matches
+// the request with the cleaned path segs. The cheap tests come first.
 func (m *matcher) match(p *compiled, segs []string) bool {
-	if p.methods != 0 && p.methods&m.method == 0 {
-		return false
-	}
 	if n := len(segs); n < p.minSegs || (p.maxSegs >= 0 && n > p.maxSegs) {
 		return false
 	}
-	if p.host >= 0 && m.hostMatch(p.host) == p.hostNot {
+	if !matchSegments(p.segs, segs) {
 		return false
 	}
-	return matchSegments(p.segs, segs) && queryHolds(m.rawQuery, p.query)
-}
-
-func (m *matcher) hostMatch(i int) bool {
-	if i >= 64 {
-		ok, _ := path.Match(m.c.hosts[i], m.host)
-		return ok
+	if p.host >= 0 && m.hosts[p.host] == p.hostNot {
+		return false
 	}
-	bit := uint64(1) << i
-	if m.hostDone&bit == 0 {
-		// The globs were checked in New; Match cannot fail.
-		if ok, _ := path.Match(m.c.hosts[i], m.host); ok {
-			m.hostOK |= bit
-		}
-		m.hostDone |= bit
-	}
-	return m.hostOK&bit != 0
+	return queryHolds(m.rawQuery, p.query)
 }
 
 // methodInfo is what the method alone says about a request.
 type methodInfo struct {
-	bit uint16 // the method's bit in compiled.methods; 0 if not standard
+	// index is the method's position in standardMethods, or
+	// len(standardMethods) if it is not standard; bit is 1<<index for
+	// standard methods, else 0.
+	index int
+	bit   uint16
 	// class is the method's class when no pattern matches; floor is what
 	// the request is at least, whatever matches.
 	class, floor sluice.Class
@@ -238,16 +259,16 @@ type methodInfo struct {
 var standardMethods = [...]string{"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "TRACE", "CONNECT"}
 
 var methodInfos = [...]methodInfo{
-	{bit: 1 << 0, class: sluice.ClassRead, reason: "GET is a read"},
-	{bit: 1 << 1, class: sluice.ClassRead, reason: "HEAD is a read"},
-	{bit: 1 << 2, class: sluice.ClassRead, reason: "OPTIONS is a read"},
-	{bit: 1 << 3, class: sluice.ClassWrite, reason: "POST is a write"},
-	{bit: 1 << 4, class: sluice.ClassWrite, reason: "PUT is a write"},
-	{bit: 1 << 5, class: sluice.ClassWrite, reason: "PATCH is a write"},
-	{bit: 1 << 6, class: destroys, floor: destroys, reason: "DELETE is destructive"},
-	{bit: 1 << 7, class: sluice.ClassUnknown, floor: sluice.ClassUnknown,
+	{index: 0, bit: 1 << 0, class: sluice.ClassRead, reason: "GET is a read"},
+	{index: 1, bit: 1 << 1, class: sluice.ClassRead, reason: "HEAD is a read"},
+	{index: 2, bit: 1 << 2, class: sluice.ClassRead, reason: "OPTIONS is a read"},
+	{index: 3, bit: 1 << 3, class: sluice.ClassWrite, reason: "POST is a write"},
+	{index: 4, bit: 1 << 4, class: sluice.ClassWrite, reason: "PUT is a write"},
+	{index: 5, bit: 1 << 5, class: sluice.ClassWrite, reason: "PATCH is a write"},
+	{index: 6, bit: 1 << 6, class: destroys, floor: destroys, reason: "DELETE is destructive"},
+	{index: 7, bit: 1 << 7, class: sluice.ClassUnknown, floor: sluice.ClassUnknown,
 		reason: "TRACE is unknown: it echoes the request back, injected credentials included"},
-	{bit: 1 << 8, class: sluice.ClassUnknown, floor: sluice.ClassUnknown,
+	{index: 8, bit: 1 << 8, class: sluice.ClassUnknown, floor: sluice.ClassUnknown,
 		reason: "CONNECT is unknown: it opens a tunnel sluice cannot see into"},
 }
 
@@ -261,6 +282,7 @@ func methodInfoFor(method string) methodInfo {
 		}
 	}
 	return methodInfo{
+		index:  len(standardMethods),
 		class:  sluice.ClassUnknown,
 		floor:  sluice.ClassUnknown,
 		reason: fmt.Sprintf("method %.40q is not a standard HTTP method", method),

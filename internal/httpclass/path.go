@@ -35,11 +35,23 @@ func cleanPath(p string, split bool, segs []string) (_ []string, ambiguous bool,
 	if p[0] != '/' {
 		return nil, false, problemNoSlash
 	}
-	sep := isSlash
-	if !split {
-		sep = isForwardSlash
-	}
-	for part := range strings.FieldsFuncSeq(p, sep) {
+	// plain is set when no segment needs decoding or holds a backslash,
+	// as in most paths.
+	plain := strings.IndexAny(p, `%\`) < 0
+	for rest := p[1:]; rest != ""; {
+		part := rest
+		if i := nextSep(rest, split); i >= 0 {
+			part, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		if plain {
+			var ok bool
+			if segs, ok = push(segs, part); !ok {
+				return nil, false, problemClimbs
+			}
+			continue
+		}
 		if strings.IndexByte(part, '\\') >= 0 {
 			ambiguous = true
 		}
@@ -70,8 +82,16 @@ func cleanPath(p string, split bool, segs []string) (_ []string, ambiguous bool,
 	return segs, ambiguous, ""
 }
 
-func isSlash(r rune) bool        { return r == '/' || r == '\\' }
-func isForwardSlash(r rune) bool { return r == '/' }
+// nextSep returns the index of the first "/" in s, or with split also "\",
+// or -1.
+func nextSep(s string, split bool) int {
+	if split {
+		return strings.IndexAny(s, `/\`)
+	}
+	return strings.IndexByte(s, '/')
+}
+
+func isSlash(r rune) bool { return r == '/' || r == '\\' }
 
 // push applies one decoded segment to segs: "" and "." change nothing, ".."
 // removes the last segment and fails at the root.

@@ -287,26 +287,30 @@ func queryHas(rawQuery string, c queryCond) bool {
 		var kv string
 		kv, rawQuery, _ = strings.Cut(rawQuery, "&")
 		k, v, _ := strings.Cut(kv, "=")
-		if !equalFoldASCII(c.name, queryUnescape(k)) {
+		if !equalQuery(c.name, k) {
 			continue
 		}
-		if !c.hasValue || equalFoldASCII(c.value, queryUnescape(v)) {
+		if !c.hasValue || equalQuery(c.value, v) {
 			return true
 		}
 	}
 	return false
 }
 
-// queryUnescape decodes a query name or value; one that does not decode is
-// compared as it is, which no valid condition equals.
-func queryUnescape(s string) string {
-	if !strings.ContainsAny(s, "%+") {
-		return s
+// equalQuery reports whether the raw query name or value s decodes to
+// want. One that does not decode is compared as it is, which no valid
+// condition equals.
+func equalQuery(want, s string) bool {
+	if equalFoldASCII(want, s) {
+		return true
 	}
-	if d, err := url.QueryUnescape(s); err == nil {
-		return d
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' || s[i] == '+' {
+			d, err := url.QueryUnescape(s)
+			return err == nil && equalFoldASCII(want, d)
+		}
 	}
-	return s
+	return false
 }
 
 // equalFoldASCII is strings.EqualFold restricted to ASCII letters, so that

@@ -132,7 +132,15 @@ func (s *Service) Open(ctx context.Context, req *sluice.Request, hash string, d 
 
 // estimate asks the estimator, briefly, and says what it found in words.
 func (s *Service) estimate(ctx context.Context, req *sluice.Request) (int64, string) {
-	if s.Estimator == nil {
+	if req.Kind == sluice.KindHTTP && req.HTTP != nil {
+		// No planner to ask: say what the call matched.
+		impact := fmt.Sprintf("%s %s", req.HTTP.Method, req.HTTP.URL)
+		if len(req.HTTP.Patterns) > 0 {
+			impact += "; matches " + strings.Join(req.HTTP.Patterns, ", ")
+		}
+		return -1, impact
+	}
+	if s.Estimator == nil || req.Kind != sluice.KindSQL {
 		return -1, ""
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)

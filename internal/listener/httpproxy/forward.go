@@ -236,4 +236,3 @@ func (cn *Conn) budget(id *sluice.Identity) int64 {
 	}
 	return 0
 }
-

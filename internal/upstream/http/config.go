@@ -115,7 +115,7 @@ func (o *OAuth2) entra() bool {
 func (c Config) Validate() error {
 	var errs []error
 	add := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf(field+": "+format, args...))
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
 	}
 	if c.BaseURL == "" {
 		add("base_url", "required")
