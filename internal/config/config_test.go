@@ -128,6 +128,21 @@ func TestProblems(t *testing.T) {
 				`policies[0].connections[0]: unknown connection "nope"`, `policies[0].sources[0]: "10.0.0.0/33" is not a CIDR`,
 				`policies[0].sources[1]: "bogus" is not an IP`, `policies[1].name: policy "p" is defined twice`,
 				"policies[1].subjects: required", "policies[1].connections: required"}},
+		{"http connection problems", "auth: {service_tokens: true}\nconnections: [" +
+			"{name: a, type: http, url: 'http://api.example.com', address: h, credential: {bearer: x, basic: {user: u}}}, " +
+			"{name: b, type: http, preset: openai, credential: {header: x-api-key}, patterns: [gcp], classify: [{name: c, path: nope}]}, " +
+			"{name: c, type: http, url: 'https://x.example', credential: {oauth2: {client_id: i}}, budgets: [{subjects: [x], daily_tokens: 0}]}, " +
+			"{name: d, type: http, url: 'https://x.example', preset: anthropic}, " +
+			"{name: e, address: h, database: d, user: u, url: 'https://x.example'}]",
+			[]string{`connections[0]: address, database, user, password and sslrootcert apply to type postgres only`,
+				`connections[0].url: "http://api.example.com" must use https`, "connections[0].credential: set only one of",
+				"connections[1].url: required", `connections[1].preset: unknown preset "openai"`,
+				"connections[1].credential: header and value must be set together", `connections[1].patterns[0]: unknown pattern set "gcp"`,
+				"connections[1].classify[0].path: required", "connections[1].classify[0].class: required",
+				"connections[2].credential.oauth2.token_url: required", "connections[2].credential.oauth2.client_secret: required",
+				"connections[2].budgets[0]: budgets apply to preset anthropic only", `connections[2].budgets[0].subjects[0]: "x" must be`,
+				"connections[2].budgets[0].daily_tokens: must be positive", "connections[3].credential: preset anthropic needs",
+				"connections[4]: url, preset, credential and the other HTTP settings apply to type http only"}},
 		{"state", "auth: {service_tokens: true}\nstate: {driver: postgres}", []string{"state.dsn: required"}},
 		{"tls pair", "auth: {service_tokens: true}\ntls: {cert_file: a.pem}", []string{"tls: cert_file and key_file"}},
 		{"type error", "auth: {service_tokens: true}\nlisten: [a, b]", []string{"cannot unmarshal"}},
@@ -205,7 +220,8 @@ func TestProblemsError(t *testing.T) {
 func TestLoadOfflineIgnoresTargetCredentials(t *testing.T) {
 	dir := t.TempDir()
 	path := dir + "/sluice.yaml"
-	y := "auth: {service_tokens: true}\nconnections: [{name: a, address: h, database: d, user: u, password: '${SLUICE_TEST_UNSET_PW}'}]\n"
+	y := "auth: {service_tokens: true}\nconnections: [{name: a, address: h, database: d, user: u, password: '${SLUICE_TEST_UNSET_PW}'}, " +
+		"{name: b, type: http, url: 'https://x.example', credential: {oauth2: {token_url: 'https://t.example', client_id: i, client_secret: 'file:/nonexistent/secret'}}}]\n"
 	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,12 @@ type Result struct {
 	// azure.delete_storage_account: deletes an Azure storage account and
 	// all its data"), and why a path could not be classified.
 	Reasons []string
+	// Ambiguous is set when the path holds %2F, %5C or "\", which
+	// upstreams read in two ways; Class and Patterns then cover both
+	// readings. A pattern used to allow rather than to restrict (a policy
+	// rule's path) should not be trusted on such a path: it may have
+	// matched in one reading only.
+	Ambiguous bool
 }
 
 // New compiles patterns, keeping their order, which is the order of
@@ -98,10 +104,11 @@ func New(patterns []Pattern) (*Classifier, error) {
 // method, TRACE and CONNECT included, unknown. When patterns match, the
 // union of their classes replaces the method's class, except that a DELETE
 // stays at least write|destructive and a method that is unknown stays
-// unknown. A path that cannot be cleaned (see cleanPath) is unknown. When
-// the path holds an encoded slash or a backslash, which upstreams read in
-// two ways, the patterns are matched against both readings and the result
-// is the union.
+// unknown. A path that does not start with "/", holds a bad escape or
+// climbs above the root is unknown. When the path holds an encoded slash or
+// a backslash, which upstreams read in two ways, the patterns are matched
+// against both readings and the result is the union (see the package
+// documentation).
 func (c *Classifier) Classify(method, host, path, rawQuery string) Result {
 	mi := methodInfoFor(method)
 	var buf [32]string
@@ -114,32 +121,25 @@ func (c *Classifier) Classify(method, host, path, rawQuery string) Result {
 		m.hosts = c.hostResult(normHost(host)).ok
 	}
 	var hitBuf [8]hit
-	hits := hitBuf[:0]
-
-	var class sluice.Class
-	useMethod := false
-	var cls sluice.Class
-	if cls, hits = m.collect(segs, false, hits); cls != 0 {
-		class |= cls
-	} else {
-		class |= mi.class
-		useMethod = true
+	class, hits := m.collect(segs, false, hitBuf[:0])
+	useMethod := class == 0
+	if useMethod {
+		class = mi.class
 	}
 	var altProblem string
 	if ambiguous {
 		var buf2 [32]string
 		segs2, _, problem2 := cleanPath(path, true, buf2[:0])
-		switch {
-		case problem2 != "":
+		if problem2 != "" {
 			class |= sluice.ClassUnknown
 			altProblem = problem2 + ` if the upstream reads %2F or \ as /`
-		default:
-			if cls, hits = m.collect(segs2, true, hits); cls != 0 {
-				class |= cls
-			} else {
-				class |= mi.class
+		} else {
+			var altClass sluice.Class
+			if altClass, hits = m.collect(segs2, true, hits); altClass == 0 {
+				altClass = mi.class
 				useMethod = true
 			}
+			class |= altClass
 		}
 	}
 	if class|mi.floor != class {
@@ -147,7 +147,7 @@ func (c *Classifier) Classify(method, host, path, rawQuery string) Result {
 		useMethod = true
 	}
 
-	r := Result{Class: class}
+	r := Result{Class: class, Ambiguous: ambiguous}
 	n := len(hits)
 	if useMethod {
 		n++

@@ -310,6 +310,24 @@ func TestClassifyReasons(t *testing.T) {
 	}
 }
 
+func TestClassifyAmbiguous(t *testing.T) {
+	c := classifiers()["s3"]
+	for path, want := range map[string]bool{
+		"/bucket/a/b":      false,
+		"/bucket/a%20b":    false,
+		"/bucket/a%2Fb":    true,
+		"/bucket/a%2fb":    true,
+		"/bucket/a%5Cb":    true,
+		`/bucket/a\b`:      true,
+		"/bucket/a%252Fb":  false,
+		"/bucket/%2e%2e/x": false,
+	} {
+		if got := c.Classify("GET", s3p, path, "").Ambiguous; got != want {
+			t.Errorf("%s: Ambiguous = %v, want %v", path, got, want)
+		}
+	}
+}
+
 // Long method names are cut in reasons.
 func TestClassifyLongMethod(t *testing.T) {
 	got := classifiers()[""].Classify(strings.Repeat("X", 10000), "", "/", "")

@@ -27,7 +27,8 @@
 // privileged changes who may do what, reads or mints credentials, or
 // reaches inside a machine or container (exec, run command, node proxy);
 // unknown could not be classified or does what sluice cannot see (a batch
-// of requests, a template deployment). The ddl bit is not used.
+// of requests, a template deployment). The built-in patterns do not use
+// ddl.
 //
 // # Paths
 //
@@ -41,8 +42,27 @@
 // as "/", a path holding %2F, %5C or "\" is also matched in that reading,
 // and the result is the union of both.
 //
+// An upstream that takes dot segments literally (S3 object keys may hold
+// "..") sees another path than the one classified unless the proxy
+// forwards the path as cleaned or refuses paths that are not clean.
+//
 // Pattern matching is ASCII case-insensitive throughout: path segments (ARM
 // paths are case-insensitive), query names and values, and the host.
+//
+// # Hosts
+//
+// The Resource Manager patterns name no host, so they apply to every cloud
+// (management.azure.com, management.usgovcloudapi.net, ...) and behind a
+// private endpoint or test server; the Blob and Data Lake ones apply to
+// *.blob.core.* and *.dfs.core.*. Each S3 pattern comes twice: path-style
+// (/BUCKET, /BUCKET/KEY) for every host but the virtual-hosted AWS
+// endpoints, and virtual-hosted style (/, /KEY) for those, which match
+// *.s3*.amazonaws.com* (BUCKET.s3.REGION.amazonaws.com, s3-accelerate,
+// dualstack, FIPS, Express One Zone, .amazonaws.com.cn). S3-compatible
+// stores (MinIO, R2, Ceph) get the path-style patterns; one that puts the
+// bucket in the host needs patterns of its own. The S3 Control API
+// (ACCOUNT.s3-control.REGION.amazonaws.com) is not an S3 bucket endpoint
+// and should not use the s3 set.
 //
 // # Built-in patterns
 //

@@ -222,7 +222,7 @@ func (e *Engine) Decide(p *Policy, in *Input) sluice.Decision {
 	}
 	act := activation{in: in}
 	for _, r := range p.rules {
-		if r.http != nil && (in.HTTP == nil || len(r.http.Classify(in.HTTP.Method, in.HTTP.Host, in.HTTP.RawPath, "").Patterns) == 0) {
+		if r.http != nil && !r.httpMatch(in) {
 			continue
 		}
 		out, _, err := r.prog.Eval(act)
@@ -240,4 +240,20 @@ func (e *Engine) Decide(p *Policy, in *Input) sluice.Decision {
 	}
 	return sluice.Decision{Action: sluice.ActionDeny, Policy: p.Name, Rule: "no rule matched",
 		Message: fmt.Sprintf("no rule of policy %q allows this statement", p.Name)}
+}
+
+// httpMatch reports whether r's methods and paths cover an HTTP request.
+// A path that upstreams may read two ways (an encoded slash or a
+// backslash) never lets an allow rule apply, so that /tmp/*/ cannot
+// allow /tmp/x%2F..%2F..%2Fprod; deny and review rules apply to either
+// reading.
+func (r *rule) httpMatch(in *Input) bool {
+	if in.HTTP == nil {
+		return false
+	}
+	res := r.http.Classify(in.HTTP.Method, in.HTTP.Host, in.HTTP.RawPath, "")
+	if len(res.Patterns) == 0 {
+		return false
+	}
+	return !res.Ambiguous || r.decision.Action != sluice.ActionAllow
 }

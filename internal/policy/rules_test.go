@@ -140,3 +140,48 @@ func BenchmarkDecide(b *testing.B) {
 		e.Decide(e.policies[0], in)
 	}
 }
+
+func TestDecideHTTPRules(t *testing.T) {
+	e, p := rules(t,
+		config.Rule{Name: "no purge", Methods: []string{"post"}, Paths: []string{"/v1/**/purge"}, Action: "deny", Message: "no purges"},
+		config.Rule{Name: "rg deletes", When: `"azure.delete_resource_group" in patterns`, Action: "review", Approvers: []string{"group:ops"}},
+		config.Rule{Name: "big", When: `method == "PUT" && has(body.replicas) && body.replicas > 10.0`, Action: "deny", Message: "too many"},
+		config.Rule{Name: "debug header", When: `"x-debug" in headers && headers["x-debug"] == "1"`, Action: "deny", Message: "no debug"},
+		config.Rule{Name: "reads", When: "read", Action: "allow"},
+		config.Rule{Name: "puts", Methods: []string{"PUT"}, Action: "allow"},
+	)
+	id := &sluice.Identity{Subject: "bot"}
+	in := func(method, path string, class sluice.Class, body any, patterns ...string) *Input {
+		return &Input{Kind: sluice.KindHTTP, Class: class, Identity: id, Connection: "api",
+			HTTP: &HTTPInput{Method: method, Path: path, RawPath: path, Body: body, Patterns: patterns,
+				Headers: map[string]string{"content-type": "application/json"}}}
+	}
+	cases := []struct {
+		in   *Input
+		want string // rule name
+	}{
+		{in("POST", "/v1/queues/q1/purge", sluice.ClassWrite, nil), "no purge"},
+		{in("POST", "/v1/queues/q1/send", sluice.ClassWrite, nil), "no rule matched"},
+		{in("DELETE", "/subscriptions/s/resourceGroups/rg", sluice.ClassWrite|sluice.ClassDestructive, nil, "azure.delete_resource_group"), "rg deletes"},
+		{in("PUT", "/apps/a", sluice.ClassWrite, map[string]any{"replicas": 50.0}), "big"},
+		{in("PUT", "/apps/a", sluice.ClassWrite, map[string]any{"replicas": 2.0}), "puts"},
+		{in("PUT", "/apps/a", sluice.ClassWrite, nil), "puts"},
+		{in("GET", "/apps", sluice.ClassRead, nil), "reads"},
+		// An encoded slash may climb out of the allowed path upstream.
+		{in("PUT", "/apps/a%2F..%2F..%2Fadmin", sluice.ClassWrite, nil), "no rule matched"},
+		// ... while a deny rule applies to either reading.
+		{in("POST", "/v1/q%2Fpurge", sluice.ClassWrite, nil), "no purge"},
+		// A SQL request never matches a rule limited to HTTP methods.
+		{&Input{Kind: sluice.KindSQL, Class: sluice.ClassWrite, Identity: id}, "no rule matched"},
+	}
+	for _, c := range cases {
+		if d := e.Decide(p, c.in); d.Rule != c.want {
+			t.Errorf("%s %v: decided by %q (%s), want %q", c.in.Kind, c.in.HTTP, d.Rule, d.Action, c.want)
+		}
+	}
+	dbg := in("GET", "/apps", sluice.ClassRead, nil)
+	dbg.HTTP.Headers["x-debug"] = "1"
+	if d := e.Decide(p, dbg); d.Rule != "debug header" {
+		t.Errorf("header rule: %q", d.Rule)
+	}
+}

@@ -79,7 +79,7 @@ type upstream struct {
 	srv  *httptest.Server
 }
 
-func newUpstream(t *testing.T, h http.HandlerFunc) *upstream {
+func newUpstream(t testing.TB, h http.HandlerFunc) *upstream {
 	u := &upstream{}
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -120,7 +120,7 @@ type options struct {
 	cred      httpup.Credential
 }
 
-func newSetup(t *testing.T, h http.HandlerFunc, o options) *setup {
+func newSetup(t testing.TB, h http.HandlerFunc, o options) *setup {
 	t.Helper()
 	up := newUpstream(t, h)
 	if o.cred == (httpup.Credential{}) {

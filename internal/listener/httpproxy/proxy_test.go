@@ -150,3 +150,21 @@ func TestProxyUpstreamDown(t *testing.T) {
 		t.Errorf("result %+v", res)
 	}
 }
+
+// TestProxyScrubsEchoedCredential checks that an upstream that echoes the
+// credential sluice sent shows it neither to the agent nor to the record.
+func TestProxyScrubsEchoedCredential(t *testing.T) {
+	s := newSetup(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Echo", r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "you sent %s\n", r.Header.Get("Authorization"))
+	}, options{})
+	_, hdr, body := s.do(t, "GET", "/proxy/api/echo", "")
+	if strings.Contains(body, upstreamToken) || strings.Contains(hdr.Get("X-Echo"), upstreamToken) || !strings.Contains(body, "Bearer ****") {
+		t.Errorf("echo reached the agent: %q %q", body, hdr.Get("X-Echo"))
+	}
+	res := s.results(t, 1)[0].Result
+	if strings.Contains(res.HTTP.Body, upstreamToken) || strings.Contains(fmt.Sprint(res.HTTP.Headers), upstreamToken) {
+		t.Errorf("echo in the record: %+v", res.HTTP)
+	}
+}

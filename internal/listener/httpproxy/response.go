@@ -97,6 +97,12 @@ func (s *Server) respond(w http.ResponseWriter, resp *http.Response, gs *gate.Se
 	for _, name := range cn.Upstream.CredentialHeaders() {
 		h.Del(name)
 	}
+	for k, vs := range h {
+		for i, v := range vs {
+			vs[i] = string(st.scrubbed([]byte(v)))
+		}
+		h[k] = vs
+	}
 	if m != nil && !exempt {
 		for k, vs := range h {
 			for i, v := range vs {
@@ -122,7 +128,7 @@ func (s *Server) respond(w http.ResponseWriter, resp *http.Response, gs *gate.Se
 	default:
 		err = st.binary(resp)
 	}
-	res.HTTP.Body, res.HTTP.BodyBytes, res.HTTP.BodyTruncated = string(st.record), st.written, st.cut
+	res.HTTP.Body, res.HTTP.BodyBytes, res.HTTP.BodyTruncated = st.recorded(), st.written, st.cut
 	res.HTTP.Events = st.events
 	if st.usage != nil {
 		res.HTTP.Usage = st.usage.result()
@@ -176,6 +182,8 @@ func (st *stream) send(clear []byte, unit func(dst, src []byte, c *mask.Counts) 
 	if st.exempt {
 		agent = clear
 	}
+	// An API that echoes the credential sluice sent never shows it.
+	out, agent = st.scrubbed(out), st.scrubbed(agent)
 	st.keep(out)
 	if len(agent) == 0 {
 		return nil
@@ -188,8 +196,7 @@ func (st *stream) send(clear []byte, unit func(dst, src []byte, c *mask.Counts) 
 	return nil
 }
 
-// keep adds b to the record, up to the cap, with the upstream's secrets
-// removed.
+// keep adds b to the record, up to the cap.
 func (st *stream) keep(b []byte) {
 	room := st.max - len(st.record)
 	if len(b) > room {
@@ -199,9 +206,21 @@ func (st *stream) keep(b []byte) {
 		return
 	}
 	st.record = append(st.record, b...)
+}
+
+// recorded returns the captured body with the upstream's secrets removed
+// (again: one could span two units).
+func (st *stream) recorded() string { return string(st.scrubbed(st.record)) }
+
+// scrubbed returns b with the upstream's secrets replaced by as many
+// asterisks, so that a Content-Length stays true.
+func (st *stream) scrubbed(b []byte) []byte {
 	for _, sec := range st.scrub {
-		st.record = bytes.ReplaceAll(st.record, sec, []byte("[removed]"))
+		if bytes.Contains(b, sec) {
+			b = bytes.ReplaceAll(b, sec, bytes.Repeat([]byte("*"), len(sec)))
+		}
 	}
+	return b
 }
 
 // flush pushes what was written to the agent now.
