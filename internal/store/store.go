@@ -156,6 +156,15 @@ type Store interface {
 	// It returns an error when day is not a date in the form AddUsage takes.
 	Usage(ctx context.Context, subject, connection, day string) (int64, error)
 
+	// ExportCursor returns the journal sequence number through which the
+	// export sink named key has shipped, 0 when it has shipped nothing.
+	// Cursors are state, not index: ResetIndex leaves them alone.
+	ExportCursor(ctx context.Context, key string) (uint64, error)
+	// SetExportCursor moves the cursor of key forward to seq; a seq not
+	// beyond the stored one changes nothing, so that a late writer cannot
+	// move a cursor back.
+	SetExportCursor(ctx context.Context, key string, seq uint64) error
+
 	// Close releases the store. It is idempotent.
 	Close() error
 }

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Search", searchTests},
 		{"Review", reviewTests},
 		{"Usage", usageTests},
+		{"Cursor", cursorTests},
 		{"Store", storeTests},
 	}
 	for _, g := range groups {
