@@ -33,3 +33,8 @@ fuzz:
 	$(GO) test ./internal/mask -run '^$$' -fuzz FuzzText -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/mask -run '^$$' -fuzz FuzzJSON -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/mask -run '^$$' -fuzz FuzzValue -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/httpclass -run '^$$' -fuzz FuzzClassify -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/upstream/http -run '^$$' -fuzz FuzzURL -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/ocsf -run '^$$' -fuzz FuzzEvent -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/export/siem -run '^$$' -fuzz FuzzRecord -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/export/siem -run '^$$' -fuzz FuzzVerifyWebhook -fuzztime $(FUZZTIME)
