@@ -88,6 +88,10 @@ type Request struct {
 	// Params are the bound parameters rendered as text (binary values as
 	// hex with a \x prefix, NULL as nil).
 	Params []*string `json:"params,omitempty"`
+	// ParamFormats are the format codes the parameters were bound with,
+	// one per parameter (1: binary, recorded as hex); empty when all were
+	// text. A replay sends each parameter as it was sent.
+	ParamFormats []int16 `json:"param_formats,omitempty"`
 	// Statement is the prepared statement name for extended-protocol
 	// requests; "" for the unnamed statement and for simple queries.
 	Statement string `json:"statement,omitempty"`
@@ -107,6 +111,16 @@ type Request struct {
 	Groups     []string `json:"groups,omitempty"`
 	Connection string   `json:"connection,omitempty"`
 	ClientAddr string   `json:"client_addr,omitempty"`
+	// Parent is the ID of the script request this statement is part of
+	// (`sluice run`): the script is decided, and approved, as a whole, and
+	// each of its statements is then recorded as a request of its own.
+	Parent string `json:"parent,omitempty"`
+	// Note is what the requester says the request is for (`sluice run
+	// --reason`); approvers see it. It is not part of the approval hash.
+	Note string `json:"note,omitempty"`
+	// Masked is set when the audit trail's copy of the text or parameters
+	// was masked, so that it differs from what was forwarded.
+	Masked bool `json:"masked,omitempty"`
 	// HTTP is set for Kind http: the rest of the call.
 	HTTP *HTTPRequest `json:"http,omitempty"`
 	// Body is the whole body of an HTTP request, for classification and
@@ -199,6 +213,9 @@ const (
 	StatusSkipped = "skipped"
 	StatusAborted = "aborted"
 	StatusDenied  = "denied"
+	// StatusHeld: left for review and not run (`sluice run` submitted it
+	// without waiting); once approved it runs as a new request.
+	StatusHeld = "held"
 )
 
 // Hash binds an approval to one statement: SHA-256 over the connection, the

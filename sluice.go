@@ -67,4 +67,9 @@ const (
 	ProtoPostgres Protocol = "pgwire"
 	ProtoHTTP     Protocol = "http"
 	ProtoMCP      Protocol = "mcp"
+	// ProtoRun is a script submitted with `sluice run` through the admin
+	// API; ProtoReplay is a session re-executed on a sandbox by
+	// `sluice audit replay --against`. Both run inside the gateway.
+	ProtoRun    Protocol = "run"
+	ProtoReplay Protocol = "replay"
 )

@@ -51,6 +51,7 @@ type connSpec struct {
 	Password       string `yaml:"password,omitempty"`
 	SSLMode        string `yaml:"sslmode"`
 	ConnectTimeout string `yaml:"connect_timeout,omitempty"`
+	Sandbox        bool   `yaml:"sandbox,omitempty"`
 }
 
 // policySpec is one entry of the config's policies.
@@ -103,6 +104,7 @@ type fileConfig struct {
 		AllowedOrigins []string `yaml:"allowed_origins,omitempty"`
 	} `yaml:"mcp,omitempty"`
 	Masking map[string]any `yaml:"masking,omitempty"`
+	Audit   map[string]any `yaml:"audit,omitempty"`
 	Log     struct {
 		Level string `yaml:"level"`
 	} `yaml:"log"`

@@ -11,30 +11,36 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicehq/sluice/internal/audit"
+	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/journal"
 )
 
 func auditCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Verify, prove, search and replay the audit journal"}
 	cmd.AddCommand(auditVerifyCmd(), auditCheckpointCmd(), auditKeyCmd(), auditProveCmd(), auditCheckProofCmd(),
-		auditSearchCmd(), auditReplayCmd(), auditReindexCmd())
+		auditSearchCmd(), auditReplayCmd(), auditReindexCmd(), auditExportCmd())
 	return cmd
 }
 
 func auditVerifyCmd() *cobra.Command {
-	var path, kept, key string
+	var path, kept, key, from string
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Recompute the journal's hashes and check every signed checkpoint; exit 1 naming the first bad record",
 		Long: "Recompute every record's CRC, the hash chain and the Merkle tree, and check each signed\n" +
 			"checkpoint. With --checkpoint, also check a checkpoint kept elsewhere (the output of\n" +
 			"`sluice audit checkpoint`): that is how removing the newest records is caught. Pin the\n" +
-			"journal's published public key with --key for a check that does not trust this machine.",
+			"journal's published public key with --key for a check that does not trust this machine.\n" +
+			"With --from azure://ACCOUNT/CONTAINER/PREFIX or s3://BUCKET/PREFIX, verify an exported\n" +
+			"copy instead, without the local journal (see docs/export.md for credentials).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadOffline(path)
-			if err != nil {
-				return err
+			var cfg *config.Config
+			var err error
+			if from == "" || key == "" {
+				if cfg, err = loadOffline(path); err != nil {
+					return err
+				}
 			}
 			out := cmd.OutOrStdout()
 			if key == "" {
@@ -55,7 +61,26 @@ func auditVerifyCmd() *cobra.Command {
 					return err
 				}
 			}
-			r, verr := journal.Verify(journalDir(cfg), v, opts)
+			dir := ""
+			if from != "" {
+				tmp, err := os.MkdirTemp("", "sluice-verify-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(tmp)
+				latest, err := fetchArchive(cmd.Context(), from, tmp)
+				if err != nil {
+					return &exitError{code: 1, err: fmt.Errorf("read the copy at %s: %w", from, err)}
+				}
+				if opts.KeptCheckpoint == nil {
+					opts.KeptCheckpoint = latest
+				}
+				dir = tmp
+				fmt.Fprintf(out, "copy:         %s\n", from)
+			} else {
+				dir = journalDir(cfg)
+			}
+			r, verr := journal.Verify(dir, v, opts)
 			if r != nil {
 				printReport(out, r)
 			}
@@ -66,13 +91,18 @@ func auditVerifyCmd() *cobra.Command {
 				}
 				return &exitError{code: 1, err: verr}
 			}
-			fmt.Fprintln(out, "journal OK")
+			if from != "" {
+				fmt.Fprintln(out, "copy OK")
+			} else {
+				fmt.Fprintln(out, "journal OK")
+			}
 			return nil
 		},
 	}
 	configFlag(cmd, &path)
 	cmd.Flags().StringVar(&kept, "checkpoint", "", "a signed checkpoint kept elsewhere that the journal must still contain")
 	cmd.Flags().StringVar(&key, "key", "", "the journal's public key (or a file holding it)")
+	cmd.Flags().StringVar(&from, "from", "", "verify an exported copy: azure://ACCOUNT/CONTAINER/PREFIX or s3://BUCKET/PREFIX")
 	return cmd
 }
 

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/internal/audit"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -131,44 +130,6 @@ func oneLine(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
-}
-
-func auditReplayCmd() *cobra.Command {
-	var path string
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "replay SESSION",
-		Short: "Show one session as a timeline: each statement, its decision, captured rows and timings",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadOffline(path)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			st, err := openStore(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			sess, err := st.GetSession(ctx, args[0])
-			if err != nil {
-				return fmt.Errorf("session %s: %w", args[0], err)
-			}
-			events, err := audit.SessionEvents(journalDir(cfg), sess)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), events)
-			}
-			printTimeline(cmd.OutOrStdout(), sess, events)
-			return nil
-		},
-	}
-	configFlag(cmd, &path)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the session's journal records as JSON")
-	return cmd
 }
 
 func printTimeline(w io.Writer, s *sluice.Session, events []*sluice.Event) {

@@ -31,7 +31,7 @@ func main() {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(serveCmd(), configCmd(), tokenCmd(), auditCmd(), reviewsCmd(), policyCmd(), mcpCmd(), connectCmd())
+	root.AddCommand(serveCmd(), configCmd(), tokenCmd(), auditCmd(), reviewsCmd(), policyCmd(), mcpCmd(), connectCmd(), runCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "sluice:", err)
 		var ee *exitError

@@ -20,6 +20,7 @@ import (
 	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/audit"
 	"github.com/sluicehq/sluice/internal/authn"
+	"github.com/sluicehq/sluice/internal/export"
 	"github.com/sluicehq/sluice/internal/gate"
 	"github.com/sluicehq/sluice/internal/journal"
 	"github.com/sluicehq/sluice/internal/listener/httpproxy"
@@ -152,7 +153,12 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 		MaxSessions: cfg.Limits.MaxSessions, Log: log.With("listener", "postgres"),
 		CaptureRows: *cfg.Audit.CaptureRows, CaptureBytes: *cfg.Audit.CaptureBytes,
 	}
-	mux := adminMux(pgSrv, trail, j)
+	runners, stopSinks, err := startSinks(ctx, cfg, j, st, log)
+	if err != nil {
+		return err
+	}
+	defer stopSinks()
+	mux := adminMux(pgSrv, trail, j, runners)
 	auditors, err := subjects(cfg.Audit.Auditors)
 	if err != nil {
 		return err
@@ -160,6 +166,7 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 	api := &admin.Server{Authn: auth, Store: st, JournalDir: journalDir(cfg), Auditors: auditors,
 		VerifierKey: j.VerifierKey(), Reviews: reviews, Log: log.With("listener", "http")}
 	api.Routes(mux)
+	mountRuns(ctx, mux, cfg, g, st, auth, reviews, auditors, catalog, log)
 	mountHooks(mux, ns, reviews)
 	proxy := &httpproxy.Server{Gate: g, Authn: auth, Conns: hc.conns, Usage: st,
 		MaxBodyBytes: cfg.Limits.MaxMessageBytes, CaptureBytes: *cfg.Audit.CaptureBytes,
@@ -266,7 +273,7 @@ func isLoopbackListener(ln net.Listener) bool {
 
 // adminMux serves health and metrics. Later the admin API, console and MCP
 // endpoints join it.
-func adminMux(pg *pgwire.Server, trail *audit.Trail, j *journal.Journal) *http.ServeMux {
+func adminMux(pg *pgwire.Server, trail *audit.Trail, j *journal.Journal, sinks []*export.Runner) *http.ServeMux {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -286,6 +293,7 @@ func adminMux(pg *pgwire.Server, trail *audit.Trail, j *journal.Journal) *http.S
 		}
 		return 1
 	}))
+	registerSinkMetrics(reg, sinks)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -295,6 +303,13 @@ func adminMux(pg *pgwire.Server, trail *audit.Trail, j *journal.Journal) *http.S
 			return
 		}
 		fmt.Fprintln(w, "ok")
+		// A lagging export does not refuse requests: the journal holds
+		// what is not shipped yet.
+		for _, r := range sinks {
+			if warn := r.Health(); warn != "" {
+				fmt.Fprintln(w, "warning: "+warn)
+			}
+		}
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux

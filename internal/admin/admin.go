@@ -1,6 +1,8 @@
 // Package admin serves sluice's HTTP admin API: the audit trail's search,
-// session replay and checkpoints for auditors. Every endpoint but the
-// journal's public key needs a bearer token of an authorized identity.
+// session replay and checkpoints for auditors, reviews, and the endpoints
+// that run SQL inside the gateway (scripts, replays on sandboxes). Every
+// endpoint but the journal's public key needs a bearer token of an
+// authorized identity.
 package admin
 
 import (
@@ -34,6 +36,11 @@ type Server struct {
 	VerifierKey string
 	// Reviews is the review flow; nil disables the review endpoints.
 	Reviews Reviews
+	// Runs and Replays run SQL inside the gateway (`sluice run`, `sluice
+	// audit replay --against`); ExecRoutes mounts them. Runs needs
+	// Reviews.
+	Runs    Runs
+	Replays Replays
 	Log     *slog.Logger
 }
 

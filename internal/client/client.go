@@ -1,5 +1,5 @@
 // Package client talks to a running gateway's admin API for the commands
-// that act through it (`sluice reviews`, and later `run`, `connect`, `mcp`).
+// that act through it (`sluice reviews`, `run`, `audit replay --against`).
 // The caller's own token authenticates every call.
 package client
 
@@ -43,7 +43,9 @@ type Options struct {
 	// that `sluice serve` prints (SHA256:AB:CD:...), for self-signed
 	// certificates.
 	Fingerprint string
-	Timeout     time.Duration
+	// Timeout bounds each call: 0 means 30s; negative means no bound but
+	// the context's (for calls that run scripts or wait for decisions).
+	Timeout time.Duration
 }
 
 // New returns a client for opts.
@@ -95,8 +97,11 @@ func New(opts Options) (*Client, error) {
 		}
 	}
 	timeout := opts.Timeout
-	if timeout == 0 {
+	switch {
+	case timeout == 0:
 		timeout = 30 * time.Second
+	case timeout < 0:
+		timeout = 0
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tc
@@ -190,4 +195,46 @@ func (c *Client) Decide(ctx context.Context, id string, approve bool, reason str
 	var out struct{ Review *sluice.Review }
 	err := c.Do(ctx, "POST", "/api/v1/reviews/"+url.PathEscape(id)+"/"+verb, map[string]string{"reason": reason}, &out)
 	return out.Review, err
+}
+
+// SubmitRun submits a script for a connection, with the caller's reason
+// for approvers. A script the policy allows runs before this returns.
+func (c *Client) SubmitRun(ctx context.Context, connection, script, reason string) (*sluice.Run, error) {
+	var out struct{ Run *sluice.Run }
+	err := c.Do(ctx, "POST", "/api/v1/runs", map[string]string{"connection": connection, "script": script, "reason": reason}, &out)
+	return out.Run, err
+}
+
+// Run returns the run held by review id, waiting up to wait (at most a
+// minute, server-side) while its review is pending.
+func (c *Client) Run(ctx context.Context, id string, wait time.Duration) (*sluice.Run, error) {
+	var out struct{ Run *sluice.Run }
+	q := url.Values{}
+	if wait > 0 {
+		q.Set("wait", wait.String())
+	}
+	err := c.Do(ctx, "GET", "/api/v1/runs/"+url.PathEscape(id)+"?"+q.Encode(), nil, &out)
+	return out.Run, err
+}
+
+// ExecuteRun runs the script review id approved, once; script may be
+// empty to run the review's own copy.
+func (c *Client) ExecuteRun(ctx context.Context, id, script string) (*sluice.Run, error) {
+	var out struct{ Run *sluice.Run }
+	err := c.Do(ctx, "POST", "/api/v1/runs/"+url.PathEscape(id)+"/execute", map[string]string{"script": script}, &out)
+	return out.Run, err
+}
+
+// Replay replays a recorded session on a sandbox connection and decodes
+// the report into out.
+func (c *Client) Replay(ctx context.Context, session, against string, commit bool, out any) error {
+	var wrap struct {
+		Replay json.RawMessage `json:"replay"`
+	}
+	err := c.Do(ctx, "POST", "/api/v1/audit/sessions/"+url.PathEscape(session)+"/replay",
+		map[string]any{"against": against, "commit": commit}, &wrap)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(wrap.Replay, out)
 }

@@ -110,6 +110,11 @@ type Connection struct {
 	SSLRootCert string `yaml:"sslrootcert"`
 	// ConnectTimeout bounds dialing and authenticating upstream. Default 10s.
 	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// Sandbox marks a PostgreSQL connection whose data may be changed for
+	// trying things out (a staging database, a restored copy): only a
+	// sandbox takes `sluice audit replay --against` (docs/replay.md).
+	// Default false.
+	Sandbox bool `yaml:"sandbox"`
 
 	// The fields below apply to type http.
 	HTTPConnection `yaml:",inline"`
@@ -283,6 +288,9 @@ type Audit struct {
 	// Auditors may read the audit trail through the admin API: subjects as
 	// in policies ("group:security", "subject:alice"). Empty: nobody.
 	Auditors []string `yaml:"auditors"`
+	// Sinks ship the journal elsewhere: write-once storage and SIEMs
+	// (docs/export.md).
+	Sinks []Sink `yaml:"sinks"`
 }
 
 // Masking configures what is masked in results before the agent sees
@@ -486,6 +494,13 @@ func (c *Config) ApplyDefaults() {
 		c.Reviews.Validity = Duration(DefaultReviewValidity)
 	}
 	c.MCP.applyDefaults()
+	origin := c.Audit.Origin
+	if origin == "" {
+		origin = "sluice/journal"
+	}
+	for i := range c.Audit.Sinks {
+		c.Audit.Sinks[i].applyDefaults(origin)
+	}
 	if c.Audit.Sync == "" {
 		c.Audit.Sync = "batch"
 	}

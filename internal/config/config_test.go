@@ -40,6 +40,7 @@ connections:
   - {name: orders, type: postgres, address: db.internal:5432, database: orders,
      user: sluice_agent, password: "${ORDERS_PASSWORD}", sslmode: verify-full}
   - {name: billing, address: billing.internal, database: billing, user: u, password: "file:secrets/billing"}
+  - {name: staging, address: staging.internal, database: orders, user: u, sandbox: true}
 policies:
   - name: agents-orders
     subjects: ["group:ai-agents", "subject:alice"]
@@ -67,6 +68,9 @@ func TestParseFull(t *testing.T) {
 	b := cfg.Connections[1]
 	if b.Type != "postgres" || b.SSLMode != "verify-full" || b.ConnectTimeout.D() != 10*time.Second {
 		t.Errorf("connection defaults not applied: %+v", b)
+	}
+	if b.Sandbox || !cfg.Connections[2].Sandbox {
+		t.Errorf("sandbox: %v %v, want false (default) and true", b.Sandbox, cfg.Connections[2].Sandbox)
 	}
 	if h, p := b.HostPort(); h != "billing.internal" || p != 5432 {
 		t.Errorf("HostPort = %s %d", h, p)
@@ -143,6 +147,18 @@ func TestProblems(t *testing.T) {
 				"connections[2].budgets[0]: budgets apply to preset anthropic only", `connections[2].budgets[0].subjects[0]: "x" must be`,
 				"connections[2].budgets[0].daily_tokens: must be positive", "connections[3].credential: preset anthropic needs",
 				"connections[4]: url, preset, credential and the other HTTP settings apply to type http only"}},
+		{"sink problems", "auth: {service_tokens: true}\naudit: {sinks: [" +
+			"{type: azblob, container_url: 'https://a.blob.core.windows.net/c', sas: x, account_key: y, format: raw}, " +
+			"{type: s3, access_key: a, object_lock: {mode: forever}}, {type: syslog}, {name: syslog, type: syslog, address: 'h:514'}, " +
+			"{type: splunk, url: 'http://splunk.example.com:8088'}, {type: webhook, url: 'https://x.example', format: cef}, {type: kafka}]}",
+			[]string{"audit.sinks[0]: set one of connection_string", "audit.sinks[0].format: applies to syslog, splunk and webhook",
+				"audit.sinks[1].endpoint: required", "audit.sinks[1].bucket: required", "audit.sinks[1]: access_key and secret_key must be set together",
+				"audit.sinks[1].object_lock.mode: must be GOVERNANCE or COMPLIANCE", "audit.sinks[1].object_lock.retain: must be positive",
+				"audit.sinks[2].address: required", `audit.sinks[3].name: sink "syslog" is defined twice`,
+				`audit.sinks[4].url: "http://splunk.example.com:8088" must use https`, "audit.sinks[4].token: required",
+				"audit.sinks[5].secret: required", "audit.sinks[5].format: must be ocsf or raw", `audit.sinks[6].type: must be one of`}},
+		{"sandbox on http", "auth: {service_tokens: true}\nconnections: [{name: a, type: http, url: 'https://x.example', sandbox: true, credential: {bearer: x}}]",
+			[]string{"connections[0].sandbox: applies to postgres connections only"}},
 		{"state", "auth: {service_tokens: true}\nstate: {driver: postgres}", []string{"state.dsn: required"}},
 		{"tls pair", "auth: {service_tokens: true}\ntls: {cert_file: a.pem}", []string{"tls: cert_file and key_file"}},
 		{"type error", "auth: {service_tokens: true}\nlisten: [a, b]", []string{"cannot unmarshal"}},

@@ -59,6 +59,7 @@ func (c *Config) targetCredentials() map[string]bool {
 		keys[fmt.Sprintf("connections[%d].password", i)] = true
 		c.Connections[i].HTTPConnection.secrets(m, fmt.Sprintf("connections[%d]", i))
 	}
+	c.sinkSecrets(m)
 	for k := range m {
 		keys[k] = true
 	}
@@ -234,6 +235,7 @@ func (c *Config) secrets() map[string]*Secret {
 		m[fmt.Sprintf("connections[%d].password", i)] = &c.Connections[i].Password
 		c.Connections[i].HTTPConnection.secrets(m, fmt.Sprintf("connections[%d]", i))
 	}
+	c.sinkSecrets(m)
 	for i := range c.Reviews.Notify {
 		m[fmt.Sprintf("reviews.notify[%d].token", i)] = &c.Reviews.Notify[i].Token
 		m[fmt.Sprintf("reviews.notify[%d].secret", i)] = &c.Reviews.Notify[i].Secret
@@ -285,6 +287,9 @@ func (c *Config) resolvePaths(baseDir string) {
 	abs(&c.TLS.CertFile)
 	abs(&c.TLS.KeyFile)
 	abs(&c.Audit.SigningKeyFile)
+	for i := range c.Audit.Sinks {
+		abs(&c.Audit.Sinks[i].CAFile)
+	}
 	for i := range c.Connections {
 		cn := &c.Connections[i]
 		abs(&cn.SSLRootCert)

@@ -161,6 +161,9 @@ func (c *Config) validateConnections(ps *Problems) {
 			ps.add(key+".name", "connection %q is defined twice", cn.Name)
 		}
 		seen[cn.Name] = true
+		if cn.Sandbox && cn.Type != "postgres" {
+			ps.add(key+".sandbox", "applies to postgres connections only: replay re-executes SQL")
+		}
 		switch cn.Type {
 		case "postgres":
 		case "http":
@@ -277,6 +280,7 @@ func ParseSource(s string) (netip.Prefix, error) {
 }
 
 func (c *Config) validateAudit(ps *Problems) {
+	c.validateSinks(ps)
 	if c.Audit.Sync != "batch" && c.Audit.Sync != "always" {
 		ps.add("audit.sync", "must be batch or always")
 	}

@@ -14,8 +14,12 @@ import (
 // clear either). The bytes forwarded upstream are the client's own and
 // never change.
 func (s *Session) maskStatement(req *sluice.Request) {
+	text, params := req.Text, req.Params
 	maskRequest(s.gate.StatementMask, req)
 	maskRequest(s.policy.Mask, req)
+	if req.Text != text || !slices.Equal(req.Params, params) {
+		req.Masked = true
+	}
 }
 
 // maskRequest masks req's text and parameters with m.

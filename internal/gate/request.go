@@ -64,16 +64,7 @@ func (s *Session) Check(req *sluice.Request) sluice.Decision {
 // is what the caller sees: the rule's message for a denial, or EUnavailable
 // when the request could not be recorded.
 func (s *Session) Begin(ctx context.Context, req *sluice.Request) (sluice.Decision, error) {
-	s.mu.Lock()
-	s.seq++
-	req.Seq = s.seq
-	s.mu.Unlock()
-	req.SessionID = s.rec.ID
-	req.ID = s.rec.ID + "/" + strconv.FormatInt(req.Seq, 10)
-	req.Time = s.gate.Now()
-	req.Subject, req.Groups = s.rec.Identity.Subject, s.rec.Identity.Groups
-	req.Connection, req.ClientAddr = s.rec.Connection, s.rec.ClientAddr
-
+	s.number(req)
 	a, in, reasons := s.classify(req)
 	d := s.gate.policy.Decide(s.policy, in)
 	// The approval binds to the statement as sent; everything recorded from
@@ -103,6 +94,20 @@ func (s *Session) Begin(ctx context.Context, req *sluice.Request) (sluice.Decisi
 	default:
 		return d, denied(d, req.Class, reasons)
 	}
+}
+
+// number gives req its place in the session and the session's context:
+// who sent it, where, when.
+func (s *Session) number(req *sluice.Request) {
+	s.mu.Lock()
+	s.seq++
+	req.Seq = s.seq
+	s.mu.Unlock()
+	req.SessionID = s.rec.ID
+	req.ID = s.rec.ID + "/" + strconv.FormatInt(req.Seq, 10)
+	req.Time = s.gate.Now()
+	req.Subject, req.Groups = s.rec.Identity.Subject, s.rec.Identity.Groups
+	req.Connection, req.ClientAddr = s.rec.Connection, s.rec.ClientAddr
 }
 
 // denied is the error a denial shows the caller: the rule's message and

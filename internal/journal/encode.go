@@ -130,6 +130,16 @@ func appendRequest(b []byte, r *sluice.Request) ([]byte, error) {
 		b = append(b, `,"params":`...)
 		b = appendNullableStrings(b, r.Params)
 	}
+	if len(r.ParamFormats) > 0 {
+		b = append(b, `,"param_formats":[`...)
+		for i, f := range r.ParamFormats {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, int64(f), 10)
+		}
+		b = append(b, ']')
+	}
 	b = appendOptString(b, `,"statement":`, r.Statement)
 	if r.FunctionOID != 0 {
 		b = append(b, `,"function_oid":`...)
@@ -148,6 +158,11 @@ func appendRequest(b []byte, r *sluice.Request) ([]byte, error) {
 	b = appendOptStrings(b, `,"groups":`, r.Groups)
 	b = appendOptString(b, `,"connection":`, r.Connection)
 	b = appendOptString(b, `,"client_addr":`, r.ClientAddr)
+	b = appendOptString(b, `,"parent":`, r.Parent)
+	b = appendOptString(b, `,"note":`, r.Note)
+	if r.Masked {
+		b = append(b, `,"masked":true`...)
+	}
 	if r.HTTP != nil {
 		if b, err = appendJSON(b, `,"http":`, r.HTTP); err != nil {
 			return b, err

@@ -30,11 +30,13 @@ var knownLayouts = []struct {
 		"ExpiresAt time.Time expires_at"},
 	{reflect.TypeFor[sluice.Request](), "ID string id; Seq int64 seq; SessionID string session_id; " +
 		"Kind sluice.RequestKind kind; Text string text; Params []*string params,omitempty; " +
+		"ParamFormats []int16 param_formats,omitempty; " +
 		"Statement string statement,omitempty; FunctionOID uint32 function_oid,omitempty; " +
 		"Class sluice.Class class; Tables []string tables,omitempty; " +
 		"Fingerprint string fingerprint,omitempty; Time time.Time time; Subject string subject,omitempty; " +
 		"Groups []string groups,omitempty; Connection string connection,omitempty; " +
-		"ClientAddr string client_addr,omitempty; HTTP *sluice.HTTPRequest http,omitempty; Body []uint8 -"},
+		"ClientAddr string client_addr,omitempty; Parent string parent,omitempty; Note string note,omitempty; " +
+		"Masked bool masked,omitempty; HTTP *sluice.HTTPRequest http,omitempty; Body []uint8 -"},
 	{reflect.TypeFor[sluice.Decision](), "Action sluice.Action action; Policy string policy,omitempty; " +
 		"Rule string rule,omitempty; Message string message,omitempty; " +
 		"Approvers []string approvers,omitempty; MinApprovals int min_approvals,omitempty; " +

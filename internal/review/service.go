@@ -19,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/policy"
 	"github.com/sluicehq/sluice/internal/review/notify"
+	"github.com/sluicehq/sluice/internal/sqlclass"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -143,6 +144,11 @@ func (s *Service) estimate(ctx context.Context, req *sluice.Request) (int64, str
 	if s.Estimator == nil || req.Kind != sluice.KindSQL {
 		return -1, ""
 	}
+	if a := sqlclass.Classify(req.Text); a.Err == nil && len(a.Statements) > 1 {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return s.estimateEach(ctx, req, a.Statements)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	n, err := s.Estimator.Estimate(ctx, req)
@@ -154,6 +160,44 @@ func (s *Service) estimate(ctx context.Context, req *sluice.Request) (int64, str
 		return -1, ""
 	}
 	return n, fmt.Sprintf("the planner estimates %d rows", n)
+}
+
+// maxEstimates is how many statements of a script are estimated.
+const maxEstimates = 20
+
+// estimateEach estimates each statement of a request that holds several (a
+// `sluice run` script, a simple query) on its own, and says per statement
+// what the planner expects. The rows are the sum of those estimated, or -1
+// when none could be. A statement that depends on an earlier one (a table
+// the script creates) cannot be estimated before the earlier one ran.
+func (s *Service) estimateEach(ctx context.Context, req *sluice.Request, stmts []sqlclass.Statement) (int64, string) {
+	total := int64(-1)
+	var parts []string
+	for i, st := range stmts {
+		if i == maxEstimates {
+			parts = append(parts, fmt.Sprintf("#%d and later: not estimated", i+1))
+			break
+		}
+		switch st.Kind {
+		case "select", "insert", "update", "delete", "merge":
+		default:
+			parts = append(parts, fmt.Sprintf("#%d %s: not estimated", i+1, st.Kind))
+			continue
+		}
+		one := *req
+		one.Text, one.Params = st.Text, nil
+		n, err := s.Estimator.Estimate(ctx, &one)
+		if err != nil || n < 0 {
+			if err != nil {
+				s.log().Info("impact estimate failed", "request", req.ID, "statement", i+1, "err", err)
+			}
+			parts = append(parts, fmt.Sprintf("#%d %s: no estimate", i+1, st.Kind))
+			continue
+		}
+		total = max(total, 0) + n
+		parts = append(parts, fmt.Sprintf("#%d %s: %d rows", i+1, st.Kind, n))
+	}
+	return total, "the planner estimates " + strings.Join(parts, "; ")
 }
 
 // record journals a review step.

@@ -193,3 +193,30 @@ func TestPublicError(t *testing.T) {
 		}
 	}
 }
+
+// fixedEstimator estimates by text.
+type fixedEstimator map[string]int64
+
+func (f fixedEstimator) Estimate(_ context.Context, req *sluice.Request) (int64, error) {
+	if n, ok := f[req.Text]; ok {
+		return n, nil
+	}
+	return -1, errors.New(`relation "later" does not exist`)
+}
+
+// TestEstimateScript estimates each statement of a script on its own.
+func TestEstimateScript(t *testing.T) {
+	ctx := context.Background()
+	svc, _, _ := newService(t)
+	svc.Estimator = fixedEstimator{"update orders set a = 1 where b = 2": 40, "delete from orders where b = 3": 2}
+	req := request("create table later(a int);\nupdate orders set a = 1 where b = 2; insert into later select 1; delete from orders where b = 3")
+	req.Kind = sluice.KindSQL
+	r, err := svc.Open(ctx, req, req.Hash(), hold, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "the planner estimates #1 create_table: not estimated; #2 update: 40 rows; #3 insert: no estimate; #4 delete: 2 rows"
+	if r.EstimatedRows != 42 || r.Impact != want {
+		t.Fatalf("estimate %d %q\nwant 42 %q", r.EstimatedRows, r.Impact, want)
+	}
+}

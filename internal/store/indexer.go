@@ -292,6 +292,9 @@ func (p *Pending) Len() int { return p.n }
 //   - an allowed request becomes nothing yet: pending remembers it, and its
 //     result becomes a statement with RequestSeq the request's Seq,
 //     ResultSeq the result's Seq, and the rule that allowed it;
+//   - so does a request held for review, and the hold's outcome, when it
+//     is not an approval, becomes a statement with status denied, or held
+//     when the request was left for its review (`sluice run`);
 //   - other events (auth failures, decisions, reviews) index nothing.
 //
 // Statements name the requester (Subject, Groups, Connection) as the request
@@ -347,7 +350,11 @@ func NewIndexBatch(events []*sluice.Event, pending *Pending) *IndexBatch {
 			if !ok {
 				p = pendingRequest{req: ev.Request, rule: ruleName(ev.Decision), decision: sluice.ActionReview}
 			}
-			r := statement(p.req, &sluice.Result{Status: sluice.StatusDenied, Error: ev.Decision.Message})
+			status := sluice.StatusDenied
+			if ev.Decision.Action == sluice.ActionReview {
+				status = sluice.StatusHeld // left for review (sluice run), not refused
+			}
+			r := statement(p.req, &sluice.Result{Status: status, Error: ev.Decision.Message})
 			r.Decision, r.Rule, r.RequestSeq, r.ReviewID = p.decision, p.rule, p.seq, ev.Decision.ReviewID
 			b.Statements = append(b.Statements, r)
 		case sluice.EventResult:

@@ -113,6 +113,24 @@ func TestNewIndexBatch(t *testing.T) {
 	}
 }
 
+// TestNewIndexBatchHeld indexes a script left for its review as held.
+func TestNewIndexBatchHeld(t *testing.T) {
+	var j journal
+	var pending store.Pending
+	start := j.start("s1")
+	run := j.request("s1", 1, "update t set a = 1 where a = 2; insert into t values (3)", hold)
+	left := j.next(&sluice.Event{Type: sluice.EventDecision, Session: "s1", Request: run.Request,
+		Decision: &sluice.Decision{Action: sluice.ActionReview, ReviewID: "rv_2", Message: "not run yet: left for review rv_2"}})
+	b := store.NewIndexBatch([]*sluice.Event{start, run, left, j.end("s1")}, &pending)
+	if len(b.Statements) != 1 {
+		t.Fatalf("statements %s", show(b))
+	}
+	r := b.Statements[0]
+	if r.Status != sluice.StatusHeld || r.Decision != sluice.ActionReview || r.ReviewID != "rv_2" || r.RequestSeq != run.Seq || r.ResultSeq != 0 {
+		t.Fatalf("held script indexed as %s", show(r))
+	}
+}
+
 func TestNewIndexBatchAcrossBatches(t *testing.T) {
 	var j journal
 	var pending store.Pending

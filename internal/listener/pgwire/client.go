@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -168,7 +169,8 @@ func (s *session) bind(frame []byte) error {
 		// PostgreSQL will refuse the Bind; remember the name for the record.
 		st = &prepared{name: b.PreparedStatement}
 	}
-	s.portals[b.DestinationPortal] = &portal{stmt: st, params: renderParams(&b), formats: b.ResultFormatCodes}
+	s.portals[b.DestinationPortal] = &portal{stmt: st, params: renderParams(&b), pformat: paramFormats(&b),
+		formats: b.ResultFormatCodes}
 	s.uw.raw(frame)
 	return nil
 }
@@ -222,6 +224,24 @@ func renderParams(b *pgproto3.Bind) []*string {
 	return out
 }
 
+// paramFormats returns the format code of each bound parameter, or nil
+// when every one is text.
+func paramFormats(b *pgproto3.Bind) []int16 {
+	if !slices.Contains(b.ParameterFormatCodes, 1) || len(b.Parameters) == 0 {
+		return nil
+	}
+	out := make([]int16, len(b.Parameters))
+	for i := range out {
+		switch {
+		case len(b.ParameterFormatCodes) == 1:
+			out[i] = b.ParameterFormatCodes[0]
+		case i < len(b.ParameterFormatCodes):
+			out[i] = b.ParameterFormatCodes[i]
+		}
+	}
+	return out
+}
+
 func ptr(s string) *string { return &s }
 
 // execute asks the gate about the statement a portal runs.
@@ -234,7 +254,7 @@ func (s *session) execute(ctx context.Context, frame []byte) error {
 	p := s.portals[string(name)]
 	if p != nil {
 		req.Statement = p.stmt.name
-		req.Params = p.params
+		req.Params, req.ParamFormats = p.params, p.pformat
 		req.Text = p.stmt.text
 	}
 	if err := s.admit(ctx, req); err != nil {

@@ -71,6 +71,7 @@ type prepared struct {
 type portal struct {
 	stmt    *prepared
 	params  []*string
+	pformat []int16   // parameter format codes from Bind, one per parameter; nil when all text
 	formats []int16   // result format codes from Bind
 	cols    []colDesc // from a Describe of the portal (upstream loop only)
 }

@@ -29,9 +29,14 @@ func reviewFacts(r *sluice.Review) []fact {
 	req := r.Request
 	facts := []fact{
 		{"Requester", requester(req)},
+	}
+	if req.Note != "" {
+		facts = append(facts, fact{"Requester's reason", line(req.Note)})
+	}
+	facts = append(facts, []fact{
 		{"Connection", line(orDefault(req.Connection, "(none)"))},
 		{"Classes", classes(req.Class)},
-	}
+	}...)
 	if len(req.Tables) > 0 {
 		facts = append(facts, fact{"Tables", line(strings.Join(req.Tables, ", "))})
 	}
