@@ -1,7 +1,7 @@
 # The two commands a new user needs: `make demo` and `make test`.
 GO ?= go
 
-.PHONY: build demo test test-short vet fuzz
+.PHONY: build demo test test-short vet fuzz bench soak
 
 build:
 	$(GO) build -o bin/sluice ./cmd/sluice
@@ -15,6 +15,10 @@ demo:
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -p 2 -timeout 30m ./...
+
+# Measures sluice against PostgreSQL directly and PgBouncer (docs/benchmarks.md).
+bench:
+	./scripts/bench.sh $(BENCHFLAGS)
 
 test-short:
 	$(GO) test -count=1 ./...

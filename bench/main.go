@@ -12,7 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,29 +24,56 @@ import (
 )
 
 func main() {
-	var (
-		duration = flag.Duration("T", 20*time.Second, "duration of each pgbench run")
-		clients  = flag.Int("c", 8, "pgbench clients")
-		scale    = flag.Int("s", 10, "pgbench scale")
-		connects = flag.Int("connects", 300, "sessions to open for the setup-time measurement")
-	)
+	var o options
+	flag.DurationVar(&o.duration, "T", 10*time.Second, "duration of each pgbench run")
+	flag.StringVar(&o.clients, "clients", "1,8,32", "pgbench client counts")
+	flag.IntVar(&o.scale, "s", 10, "pgbench scale")
+	flag.IntVar(&o.connects, "connects", 200, "sessions to open for the setup-time measurement")
+	flag.IntVar(&o.idle, "idle", 1000, "idle sessions to hold open for the memory measurement")
+	flag.IntVar(&o.bigMB, "big", 1024, "size in MB of the large result streamed through sluice")
+	flag.BoolVar(&o.variants, "variants", false, "also measure gateways without rules and without masking, and the 100,000-row result")
 	flag.Parse()
-	if err := run(*duration, *clients, *scale, *connects); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(duration time.Duration, clients, scale, connects int) error {
+// options are the command's flags.
+type options struct {
+	duration                     time.Duration
+	clients                      string
+	scale, connects, idle, bigMB int
+	variants                     bool
+}
+
+// workload is one pgbench load.
+type workload struct {
+	name string
+	args []string
+}
+
+var workloads = []workload{
+	{"select-only", []string{"-S"}},
+	// Four read transactions to one read/write one (pgbench's simple-update:
+	// an UPDATE, a SELECT and an INSERT).
+	{"mixed 80/20", []string{"-b", "select-only@4", "-b", "simple-update@1"}},
+}
+
+func run(o options) error {
 	ctx := context.Background()
 	work, err := os.MkdirTemp("", "sluice-bench-*")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
+	clients, err := parseInts(o.clients)
+	if err != nil {
+		return err
+	}
 
 	fmt.Fprintln(os.Stderr, "starting PostgreSQL...")
-	pg, err := testkit.Start(ctx, testkit.Options{})
+	pg, err := testkit.Start(ctx, testkit.Options{MaxConnections: o.idle + 200})
 	if err != nil {
 		return err
 	}
@@ -61,96 +88,116 @@ func run(duration time.Duration, clients, scale, connects int) error {
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/sluice").CombinedOutput(); err != nil {
 		return fmt.Errorf("build: %v\n%s", err, out)
 	}
-	// Two gateways: the grant alone decides (no rules), and a policy with
-	// rules that classify and decide every statement.
-	plain, err := startSluice(bin, filepath.Join(work, "plain"), pg.Addr(), role, "")
+	// The gateway as deployed: journal in batch mode, policy rules that
+	// classify and decide every statement, and masking.
+	full, err := startSluice(bin, filepath.Join(work, "full"), pg.Addr(), role, benchMask)
 	if err != nil {
 		return err
 	}
-	defer plain.stop()
-	ruled, err := startSluice(bin, filepath.Join(work, "ruled"), pg.Addr(), role, benchRules)
-	if err != nil {
-		return err
-	}
-	defer ruled.stop()
-	masked, err := startSluice(bin, filepath.Join(work, "masked"), pg.Addr(), role, benchMask)
-	if err != nil {
-		return err
-	}
-	defer masked.stop()
+	defer full.stop()
 	direct := target{name: "direct", addr: pg.Addr(), user: role.Name, password: role.Password}
-	through := target{name: "sluice (no rules)", addr: plain.addr, user: "bench", password: plain.token}
-	throughRules := target{name: "sluice (rules)", addr: ruled.addr, user: "bench", password: ruled.token}
-	throughMask := target{name: "sluice (rules + masking)", addr: masked.addr, user: "bench", password: masked.token}
+	sluiceAll := target{name: "sluice (journal, rules, masking)", addr: full.addr, user: "bench", password: full.token}
 	targets := []target{direct}
 	if addr, stop, err := startPgBouncer(pg.Addr(), role.Name, role.Password); err != nil {
 		fmt.Fprintln(os.Stderr, "skipping PgBouncer:", err)
 	} else {
 		defer stop()
-		targets = append(targets, target{name: "pgbouncer", addr: addr, user: "bench", password: ""})
+		targets = append(targets, target{name: "pgbouncer (session)", addr: addr, user: "bench", password: ""})
 	}
-	targets = append(targets, through, throughRules, throughMask)
+	targets = append(targets, sluiceAll)
+	var variants []target
+	if o.variants {
+		plain, err := startSluice(bin, filepath.Join(work, "plain"), pg.Addr(), role, "")
+		if err != nil {
+			return err
+		}
+		defer plain.stop()
+		ruled, err := startSluice(bin, filepath.Join(work, "ruled"), pg.Addr(), role, benchRules)
+		if err != nil {
+			return err
+		}
+		defer ruled.stop()
+		variants = []target{{name: "sluice (journal only)", addr: plain.addr, user: "bench", password: plain.token},
+			{name: "sluice (journal, rules)", addr: ruled.addr, user: "bench", password: ruled.token}}
+		targets = append(targets, variants...)
+	}
 
 	fmt.Fprintln(os.Stderr, "pgbench -i...")
-	if out, err := direct.pgbench(work, "-i", "-q", "-s", strconv.Itoa(scale)); err != nil {
+	if out, err := direct.pgbench(work, "-i", "-q", "-s", strconv.Itoa(o.scale)); err != nil {
 		return fmt.Errorf("pgbench -i: %v\n%s", err, out)
 	}
-
-	var rows []string
-	for _, mode := range []string{"simple", "extended"} {
-		for _, t := range targets {
-			fmt.Fprintf(os.Stderr, "pgbench -S -M %s -c %d -T %s %s...\n", mode, clients, duration, t.name)
-			r, err := t.select1(work, mode, clients, duration)
-			if err != nil {
-				return err
+	rep := &report{}
+	for _, w := range workloads {
+		for _, c := range clients {
+			// Targets take turns at each point, so that the machine's own
+			// drift spreads over all of them.
+			base := result{}
+			for _, t := range targets {
+				fmt.Fprintf(os.Stderr, "pgbench %s -c %d -T %s %s...\n", w.name, c, o.duration, t.name)
+				r, err := t.bench(work, w, c, o.duration)
+				if err != nil {
+					return err
+				}
+				if t.name == "direct" {
+					base = r
+				}
+				rep.rows = append(rep.rows, r.row(t.name, w.name, c, base))
 			}
-			rows = append(rows, r.row(t.name, mode))
 		}
 	}
-	fmt.Fprintln(os.Stderr, "100,000-row result...")
-	if err := makeBigTable(ctx, direct); err != nil {
-		return err
-	}
-	var big []string
-	bigTargets := []target{direct, through, throughRules, throughMask}
-	medians, err := bigResults(ctx, bigTargets, 21)
+
+	fmt.Fprintf(os.Stderr, "%d MB result...\n", o.bigMB)
+	stream, err := bigStream(ctx, bin, work, pg, role, direct, o.bigMB)
 	if err != nil {
 		return err
 	}
-	for i, t := range bigTargets {
-		d := medians[i]
-		big = append(big, fmt.Sprintf("| %s | %s | %.0f |", t.name, d.Round(100*time.Microsecond), float64(bigRows)/d.Seconds()))
-	}
-	fmt.Fprintln(os.Stderr, "session setup...")
-	dSetup, err := direct.setup(ctx, connects)
+	rep.stream = stream
+
+	fmt.Fprintf(os.Stderr, "%d idle sessions...\n", o.idle)
+	idle, err := idleSessions(ctx, bin, work, pg, role, o.idle)
 	if err != nil {
 		return err
 	}
-	sSetup, err := through.setup(ctx, connects)
-	if err != nil {
-		return err
+	rep.idle = idle
+
+	if o.variants {
+		fmt.Fprintln(os.Stderr, "100,000-row result...")
+		if err := makeBigTable(ctx, direct); err != nil {
+			return err
+		}
+		bigTargets := append([]target{direct, sluiceAll}, variants...)
+		medians, err := bigResults(ctx, bigTargets, 21)
+		if err != nil {
+			return err
+		}
+		for i, t := range bigTargets {
+			d := medians[i]
+			rep.big = append(rep.big, fmt.Sprintf("| %s | %s | %.0f |", t.name, d.Round(100*time.Microsecond), float64(bigRows)/d.Seconds()))
+		}
 	}
 
-	host, _ := os.Hostname()
-	fmt.Printf("Machine: %s, %d CPUs (%s), %s, PostgreSQL on the same host.\n", host, runtime.NumCPU(), cpuModel(), runtime.Version())
-	fmt.Printf("Command: go run ./bench -T %s -c %d -s %d -connects %d\n\n", duration, clients, scale, connects)
-	fmt.Println("| target | protocol | TPS | latency p50 | latency p99 |")
-	fmt.Println("|---|---|---:|---:|---:|")
-	for _, r := range rows {
-		fmt.Println(r)
+	fmt.Fprintln(os.Stderr, "session setup...")
+	if rep.setupDirect, err = direct.setup(ctx, o.connects); err != nil {
+		return err
 	}
-	fmt.Println()
-	fmt.Printf("| %d-row result (5 text columns, pgx, median of 21, targets in turn) | time | rows/s |\n", bigRows)
-	fmt.Println("|---|---:|---:|")
-	for _, r := range big {
-		fmt.Println(r)
+	if rep.setupSluice, err = sluiceAll.setup(ctx, o.connects); err != nil {
+		return err
 	}
-	fmt.Println()
-	fmt.Println("| session setup | p50 | p99 |")
-	fmt.Println("|---|---:|---:|")
-	fmt.Printf("| direct (SCRAM) | %s | %s |\n", dSetup.p(50), dSetup.p(99))
-	fmt.Printf("| through sluice (token check + upstream SCRAM) | %s | %s |\n", sSetup.p(50), sSetup.p(99))
+	rep.print(o)
 	return nil
+}
+
+// parseInts parses "1,8,32".
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("bad client count %q", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // benchRules is a realistic policy: deny the dangerous, allow reads, hold
@@ -178,6 +225,9 @@ type gateway struct {
 }
 
 func (g *gateway) stop() { g.cmd.Process.Signal(os.Interrupt); g.cmd.Wait() }
+
+// pid is the gateway's process id.
+func (g *gateway) pid() int { return g.cmd.Process.Pid }
 
 // startSluice writes a config in dir and starts `sluice serve` with it.
 func startSluice(bin, dir, upstream string, role testkit.Role, rules string) (*gateway, error) {
@@ -253,19 +303,26 @@ type result struct {
 	p50, p99 time.Duration
 }
 
-func (r result) row(name, mode string) string {
-	return fmt.Sprintf("| %s | %s | %.0f | %s | %s |", name, mode, r.tps, r.p50, r.p99)
+// row is a report line: the result and its ratio to direct.
+func (r result) row(name, workload string, clients int, direct result) string {
+	ratio, added := "", ""
+	if direct.tps > 0 && name != "direct" {
+		ratio = fmt.Sprintf("%.0f%%", 100*r.tps/direct.tps)
+		added = (r.p50 - direct.p50).String()
+	}
+	return fmt.Sprintf("| %s | %d | %s | %.0f | %s | %s | %s | %s |", workload, clients, name, r.tps, ratio, r.p50, r.p99, added)
 }
 
-// select1 runs pgbench -S with per-transaction logging and reads TPS and
-// latency percentiles.
-func (t target) select1(work, mode string, clients int, d time.Duration) (result, error) {
+// bench runs a pgbench workload with per-transaction logging and reads
+// TPS and latency percentiles.
+func (t target) bench(work string, w workload, clients int, d time.Duration) (result, error) {
 	dir, err := os.MkdirTemp(work, "log-*")
 	if err != nil {
 		return result{}, err
 	}
-	out, err := t.pgbench(dir, "-S", "-M", mode, "-c", strconv.Itoa(clients), "-j", "2",
+	args := append(slices.Clone(w.args), "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 2)),
 		"-T", strconv.Itoa(int(d.Seconds())), "-l", "--log-prefix=tx")
+	out, err := t.pgbench(dir, args...)
 	if err != nil {
 		return result{}, fmt.Errorf("pgbench %s: %v\n%s", t.name, err, out)
 	}

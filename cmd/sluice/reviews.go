@@ -145,6 +145,9 @@ func printReviews(w io.Writer, rs []*sluice.Review) {
 func printReview(w io.Writer, r *sluice.Review, may bool) {
 	fmt.Fprintf(w, "review %s: %s\n", r.ID, r.Status)
 	fmt.Fprintf(w, "requester:  %s (groups %s) on %s, session %s\n", r.Request.Subject, strings.Join(r.Request.Groups, ","), r.Request.Connection, r.Request.SessionID)
+	if r.Request.Note != "" {
+		fmt.Fprintf(w, "reason:     %s\n", r.Request.Note)
+	}
 	fmt.Fprintf(w, "rule:       %s of policy %s; needs %d approval(s) from %s\n", r.Rule, r.Policy, r.MinApprovals, strings.Join(r.Approvers, ", "))
 	fmt.Fprintf(w, "classes:    %s\n", r.Request.Class.String())
 	for _, reason := range r.Reasons {

@@ -142,6 +142,9 @@ func (r *runner) run(ctx context.Context, conn, reason, id string) error {
 				return callError(err)
 			}
 		case sluice.RunPending:
+			if run.Error != "" {
+				fmt.Fprintln(r.log, run.Error)
+			}
 			r.pending(run)
 			if r.noWait {
 				if r.json {

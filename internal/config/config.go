@@ -28,6 +28,7 @@ type Config struct {
 	Reviews     Reviews      `yaml:"reviews"`
 	Masking     Masking      `yaml:"masking"`
 	MCP         MCP          `yaml:"mcp"`
+	Console     Console      `yaml:"console"`
 	Limits      Limits       `yaml:"limits"`
 	Log         Log          `yaml:"log"`
 }
@@ -494,6 +495,7 @@ func (c *Config) ApplyDefaults() {
 		c.Reviews.Validity = Duration(DefaultReviewValidity)
 	}
 	c.MCP.applyDefaults()
+	c.Console.applyDefaults()
 	origin := c.Audit.Origin
 	if origin == "" {
 		origin = "sluice/journal"

@@ -231,6 +231,7 @@ func join(path, key string) string {
 // secrets lists every Secret field with its key.
 func (c *Config) secrets() map[string]*Secret {
 	m := map[string]*Secret{"state.dsn": &c.State.DSN, "masking.key": &c.Masking.Key}
+	m["console.oidc.client_secret"] = &c.Console.OIDC.ClientSecret
 	for i := range c.Connections {
 		m[fmt.Sprintf("connections[%d].password", i)] = &c.Connections[i].Password
 		c.Connections[i].HTTPConnection.secrets(m, fmt.Sprintf("connections[%d]", i))

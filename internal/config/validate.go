@@ -50,6 +50,7 @@ func (c *Config) Validate() Problems {
 	c.validatePolicies(&ps)
 	c.validateAudit(&ps)
 	c.MCP.validate(&ps)
+	c.validateConsole(&ps)
 	if c.Limits.MaxMessageBytes < 1024 || c.Limits.MaxMessageBytes > 24<<20 {
 		ps.add("limits.max_message_bytes", "must be between 1024 and 25165824 (every statement must fit in one journal record)")
 	}

@@ -167,11 +167,19 @@ func Compare(orig, sandbox *sluice.Result, cols []sluice.Column, rows [][]*strin
 			if p.n > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
 			}
+			if p.n > MaxShownRows {
+				notes = append(notes, fmt.Sprintf("only the first %d of the %d %s rows are shown", MaxShownRows, p.n, p.what))
+			}
 		}
 		diffs = append(diffs, "rows differ: "+strings.Join(parts, ", "))
+		rd.Missing, rd.Extra = rd.Missing[:min(len(rd.Missing), MaxShownRows)], rd.Extra[:min(len(rd.Extra), MaxShownRows)]
+		rd.Changed = rd.Changed[:min(len(rd.Changed), MaxShownRows)]
 	}
 	return diffs, rd, notes
 }
+
+// MaxShownRows caps the rows of each kind of difference a report lists.
+const MaxShownRows = 20
 
 // tagVerbs is a command tag without its counts ("UPDATE 3; SELECT 1" is
 // "UPDATE; SELECT"), so that a difference only in counts is reported once,

@@ -124,9 +124,26 @@ func TestCompare(t *testing.T) {
 			notes: []string{"the original capture was truncated after 1 rows: only those were compared, and rows the sandbox has beyond them are not reported as extra",
 				"the original rows were masked before they were captured (email: 2): masked values compare as masked"}},
 	}
+	many := make([]string, 30)
+	for i := range many {
+		many[i] = fmt.Sprintf("%d,x", i+100)
+	}
+	cases = append(cases, struct {
+		name          string
+		orig, sandbox *sluice.Result
+		sbCols        []sluice.Column
+		sbRows        [][]*string
+		diffs, notes  []string
+	}{name: "many extra rows are counted, not all listed", orig: ok("SELECT 1", 1, rows("1,a"), false), sandbox: ok("SELECT 31", 31, nil, false),
+		sbCols: cols, sbRows: append(rows("1,a"), rows(many...)...),
+		diffs: []string{"rows: 1 originally, 31 on the sandbox", "rows differ: 30 extra"},
+		notes: []string{"only the first 20 of the 30 extra rows are shown"}})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			diffs, _, notes := Compare(c.orig, c.sandbox, c.sbCols, c.sbRows, false)
+			diffs, rd, notes := Compare(c.orig, c.sandbox, c.sbCols, c.sbRows, false)
+			if rd != nil && len(rd.Extra) > MaxShownRows {
+				t.Errorf("%d extra rows listed", len(rd.Extra))
+			}
 			if !reflect.DeepEqual(diffs, c.diffs) || !reflect.DeepEqual(notes, c.notes) {
 				t.Errorf("Compare =\n  %q\n  %q\nwant\n  %q\n  %q", diffs, notes, c.diffs, c.notes)
 			}

@@ -4,8 +4,17 @@
 // rotates its keys on demand, counts how often it is asked for its key set,
 // and builds the hostile tokens that a verifier must refuse.
 //
-// It is meant to grow: the web console's authorization-code + PKCE login will
-// add endpoints in routes and state in Issuer, next to the signing keys.
+// It also runs the authorization code flow with PKCE (S256 only) for the
+// clients and users a test registers, as a browser login would use it:
+//
+//	iss := issuer.Start(t)
+//	iss.RegisterClient("console", "", "http://127.0.0.1:8080/callback")
+//	iss.AddUser("alice", map[string]any{"email": "alice@example.com", "groups": []string{"dba"}})
+//
+// GET /authorize shows a login form (an input with id "username", a button
+// with id "login" and one with id "deny"); submitting it redirects to the
+// client with a one-time code, which POST /token exchanges for an ID token
+// and an access token. See authorize.go and token.go.
 package issuer
 
 import (
@@ -36,8 +45,14 @@ type Issuer struct {
 	// Subject is the sub of minted tokens unless the claims set one.
 	// Default DefaultSubject.
 	Subject string
-	// Now is the clock for iat and exp. Default time.Now.
+	// Now is the clock for iat and exp, and for the expiry of authorization
+	// codes. Default time.Now.
 	Now func() time.Time
+	// AccessTokenAudience is the aud of access tokens that the token
+	// endpoint issues. Default: the Audience of minted tokens (so that an
+	// access token from a login is accepted where Mint's tokens are); set
+	// it to a client's id to get tokens meant for the client itself.
+	AccessTokenAudience string
 
 	srv *httptest.Server
 
@@ -46,15 +61,24 @@ type Issuer struct {
 	active  map[keyKind]*signingKey // the published keys, one per kind
 	retired []*signingKey           // keys no longer published
 	down    bool                    // serve 503 on discovery and JWKS
+	clients map[string]*client      // by client id
+	users   []*user                 // in the order they were added
+	codes   map[string]*authCode    // issued authorization codes, by code
+
+	lastTokenError string // the OAuth error of the last token request, "" after a success
 
 	jwksFetches      atomic.Int64
 	discoveryFetches atomic.Int64
+	tokenRequests    atomic.Int64
 }
 
 // New returns an issuer with a fresh set of keys. It starts no server; call
 // Start (or use the package-level Start in a test).
 func New() *Issuer {
-	i := &Issuer{}
+	i := &Issuer{
+		clients: map[string]*client{},
+		codes:   map[string]*authCode{},
+	}
 	i.active = newKeys(1)
 	i.gen = 1
 	return i
@@ -87,6 +111,9 @@ func (i *Issuer) Close() {
 func (i *Issuer) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /.well-known/openid-configuration", i.serveDiscovery)
 	mux.HandleFunc("GET /jwks", i.serveJWKS)
+	mux.HandleFunc("GET /authorize", i.serveAuthorize)
+	mux.HandleFunc("POST /authorize", i.serveLogin)
+	mux.HandleFunc("POST /token", i.serveToken)
 }
 
 // URL is the issuer identifier, e.g. http://127.0.0.1:41234; tokens carry it
@@ -132,6 +159,10 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"RS256", "PS256", "ES256", "EdDSA"},
 		"code_challenge_methods_supported":      []string{"S256"},
+		"grant_types_supported":                 []string{"authorization_code"},
+		"scopes_supported":                      []string{"openid", "profile", "email", "groups"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
+		"claims_supported":                      []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "name", "email", "groups"},
 	})
 }
 
