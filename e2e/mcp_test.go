@@ -23,10 +23,6 @@ import (
 	mcpsrv "github.com/sluicehq/sluice/internal/listener/mcp"
 )
 
-// mcpMaskingWired says that the gateway passes the mask engine to the MCP
-// front door (mcp.Server.Masker in cmd/sluice/mcp_serve.go). Until it does,
-// TestMCPQueryMasked is skipped; set it to true when it is wired.
-const mcpMaskingWired = true
 
 // The protocol versions the MCP endpoint is tested with: the two that
 // Claude Code speaks today (initialize handshake, sessions), the newest
@@ -910,9 +906,6 @@ func TestConnectPsql(t *testing.T) {
 // TestMCPQueryMasked checks that query results are masked as the PostgreSQL
 // front door masks them, and that the journal holds the masked copy.
 func TestMCPQueryMasked(t *testing.T) {
-	if !mcpMaskingWired {
-		t.Skip("the mask engine is not wired into the MCP front door yet (set mcpMaskingWired when it is)")
-	}
 	t.Parallel()
 	s := newMCPSetup(t, func(fc *fileConfig) {
 		fc.Masking = map[string]any{"rules": []map[string]any{{"columns": []string{"*.email"}, "strategy": "redact"}}}
@@ -940,4 +933,22 @@ func TestMCPQueryMasked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestMCPStatementRunsAsWritten checks that a secret in a statement is
+// masked in the journal's copy only: the database runs the statement as the
+// agent wrote it.
+func TestMCPStatementRunsAsWritten(t *testing.T) {
+	t.Parallel()
+	s := newMCPSetup(t, func(fc *fileConfig) { fc.Policies[0].Mask = []string{"secrets"} })
+	cs := mustMCPClient(t, s.g, s.agent, "2025-06-18", nil)
+	const token = "ghp_0123456789abcdefghijABCDEFGHIJ012345"
+	out := decode[mcpsrv.ResultOutput](t, call(t, cs, "query", map[string]any{"connection": "app",
+		"sql": "select length('" + token + "') as n, left('" + token + "', 4) as prefix"}))
+	if rows := rowsOf(out.Rows); len(rows) != 1 || rows[0] != "40|ghp_" {
+		t.Fatalf("the database did not get the statement as written: %q", rows)
+	}
+	cs.Close()
+	s.g.stopClean()
+	checkNoSecret(t, filepath.Join(s.cfg.dataDir, "journal"), token)
 }

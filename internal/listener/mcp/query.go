@@ -131,7 +131,9 @@ func (s *Server) run(ctx context.Context, req *sdk.CallToolRequest, conn, sql st
 			return textResult(pendingText(pending)), *pending, nil
 		}
 	}
-	rs, err := s.execute(ctx, uc, r, maxRows)
+	// The gate masks the request's copy for the journal; the database
+	// gets the statement as the agent wrote it.
+	rs, err := s.execute(ctx, uc, r, sql, maxRows)
 	if err != nil {
 		return nil, ResultOutput{}, err
 	}
@@ -146,16 +148,16 @@ func mergeCancel(ctx, other context.Context) (context.Context, context.CancelFun
 	return ctx, func() { stop(); cancel() }
 }
 
-// execute runs an admitted request on the upstream connection, masks what
-// comes back and records the result. The error is the tool error when the
+// execute runs an admitted request's sql on the upstream connection, masks
+// what comes back and records the result. The error is the tool error when the
 // statement failed.
-func (s *Server) execute(ctx context.Context, uc *upConn, r *sluice.Request, maxRows int) (*resultSet, error) {
+func (s *Server) execute(ctx context.Context, uc *upConn, r *sluice.Request, sql string, maxRows int) (*resultSet, error) {
 	start := time.Now()
 	rs := &resultSet{maxRows: maxRows}
 	var tags []string
 	var dataRows int64
 	var execErr error
-	mrr := uc.pc.Exec(ctx, r.Text)
+	mrr := uc.pc.Exec(ctx, sql)
 	for mrr.NextResult() {
 		rr := mrr.ResultReader()
 		var cur *resultSet
