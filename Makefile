@@ -23,22 +23,7 @@ bench:
 test-short:
 	$(GO) test -count=1 ./...
 
-# Runs each fuzz target for FUZZTIME (default 30s).
+# Runs every fuzz target for FUZZTIME each (default 30s).
 FUZZTIME ?= 30s
 fuzz:
-	$(GO) test ./internal/listener/pgwire -run '^$$' -fuzz FuzzStartup -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/authn -run '^$$' -fuzz FuzzAuthenticate -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/authn -run '^$$' -fuzz FuzzClaims -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/sqlclass -run '^$$' -fuzz FuzzClassify -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/journal -run '^$$' -fuzz FuzzReaders -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/journal -run '^$$' -fuzz FuzzEnvelope -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/review/notify -run '^$$' -fuzz FuzzParseCommand -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/review/notify -run '^$$' -fuzz FuzzSlackPayload -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/mask -run '^$$' -fuzz FuzzText -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/mask -run '^$$' -fuzz FuzzJSON -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/mask -run '^$$' -fuzz FuzzValue -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/httpclass -run '^$$' -fuzz FuzzClassify -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/upstream/http -run '^$$' -fuzz FuzzURL -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/ocsf -run '^$$' -fuzz FuzzEvent -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/export/siem -run '^$$' -fuzz FuzzRecord -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/export/siem -run '^$$' -fuzz FuzzVerifyWebhook -fuzztime $(FUZZTIME)
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh

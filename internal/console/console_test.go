@@ -1,11 +1,14 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -501,4 +504,30 @@ func waitVerify(t *testing.T, s *Server) *verifyResult {
 	}
 	t.Fatal("verify did not finish")
 	return nil
+}
+
+func TestIntegrityFailure(t *testing.T) {
+	f := newFixture(t)
+	segs, _ := filepath.Glob(filepath.Join(f.jdir, "*.seg"))
+	if len(segs) == 0 {
+		t.Fatal("no segment")
+	}
+	b, err := os.ReadFile(segs[0])
+	must(t, err)
+	i := bytes.Index(b, []byte("delete from customers"))
+	if i < 0 {
+		t.Fatal("statement not found in the segment")
+	}
+	b[i] ^= 0x20
+	must(t, os.WriteFile(segs[0], b, 0o600))
+
+	br := f.browser()
+	br.devLogin("sam", "security")
+	br.post("/console/integrity/verify", url.Values{"csrf": {br.csrf(br.get("/console/integrity"))}})
+	res := waitVerify(t, f.console)
+	if res.OK || res.BadSeq != 4 {
+		t.Fatalf("verify of a tampered journal: %+v", res)
+	}
+	p := br.get("/console/integrity")
+	contains(t, p, `data-status="failed"`, "FAILED", `data-testid="verify-bad-seq">4<`, "CRC")
 }

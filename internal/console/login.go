@@ -62,10 +62,20 @@ func (s *Server) provider(ctx context.Context) (*oidc.Provider, error) {
 	return p, nil
 }
 
+// oauthConfig is the client's configuration. A public client sends its id
+// in the form; a confidential one authenticates with client_secret_basic
+// unless the issuer supports only client_secret_post (one try, so that a
+// refused code is never sent twice).
 func (s *Server) oauthConfig(p *oidc.Provider) *oauth2.Config {
 	ep := p.Endpoint()
-	if s.OIDC.ClientSecret == "" {
-		ep.AuthStyle = oauth2.AuthStyleInParams // a public client sends only its id
+	ep.AuthStyle = oauth2.AuthStyleInHeader
+	var meta struct {
+		Methods []string `json:"token_endpoint_auth_methods_supported"`
+	}
+	_ = p.Claims(&meta)
+	if s.OIDC.ClientSecret == "" ||
+		len(meta.Methods) > 0 && !slices.Contains(meta.Methods, "client_secret_basic") && slices.Contains(meta.Methods, "client_secret_post") {
+		ep.AuthStyle = oauth2.AuthStyleInParams
 	}
 	return &oauth2.Config{ClientID: s.OIDC.ClientID, ClientSecret: s.OIDC.ClientSecret, Endpoint: ep,
 		RedirectURL: s.OIDC.RedirectURL, Scopes: s.OIDC.Scopes}

@@ -82,7 +82,6 @@ var funcs = template.FuncMap{
 	},
 	"join":  strings.Join,
 	"add":   func(a, b int) int { return a + b },
-	"query": queryEscape,
 	"path":  pathEscape,
 	"asset": func(name string) string { return "/console/assets/" + name + "?v=" + assetVersion },
 	"dict": func(kv ...any) (map[string]any, error) {
