@@ -168,6 +168,7 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 	api.Routes(mux)
 	mountRuns(ctx, mux, cfg, g, st, auth, reviews, auditors, catalog, log)
 	mountHooks(mux, ns, reviews)
+	mountConsole(ctx, mux, cfg, st, reviews, auth, j, runners, httpLn, log)
 	proxy := &httpproxy.Server{Gate: g, Authn: auth, Conns: hc.conns, Usage: st,
 		MaxBodyBytes: cfg.Limits.MaxMessageBytes, CaptureBytes: *cfg.Audit.CaptureBytes,
 		Log: log.With("listener", "proxy")}
@@ -245,10 +246,10 @@ func sweep(ctx context.Context, pg *pgwire.Server, auth *authn.Authenticator) {
 	}
 }
 
-// startCPUProfile writes a CPU profile of the whole run to path, for
+// startCPUProfile writes a CPU profile of the whole run to path.PID, for
 // performance work (SLUICE_CPUPROFILE=path sluice serve ...).
 func startCPUProfile(path string) (func(), error) {
-	f, err := os.Create(path)
+	f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid()))
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/authn"
 	"github.com/sluicehq/sluice/internal/policy"
+	"github.com/sluicehq/sluice/internal/review"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
@@ -45,6 +46,12 @@ type Reviews interface {
 type AccessTokens interface {
 	Authenticate(ctx context.Context, token string) (*sluice.Identity, error)
 }
+
+var (
+	_ Store        = store.Store(nil)
+	_ Reviews      = (*review.Service)(nil)
+	_ AccessTokens = (*authn.Authenticator)(nil)
+)
 
 // SinkStatus is where one audit export sink stands.
 type SinkStatus struct {

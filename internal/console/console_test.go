@@ -390,10 +390,21 @@ func TestLogout(t *testing.T) {
 	if f.console.viewer(withCookie(sess)) != nil {
 		t.Fatal("a logged-out cookie still works")
 	}
-	restarted := &Server{DataDir: f.console.DataDir, Store: f.store, Reviews: f.reviews}
+	other := f.browser()
+	other.devLogin("carol", "dba")
+	var kept *http.Cookie
+	for _, c := range other.client.Jar.Cookies(mustURL(t, f.srv.URL+"/console/")) {
+		if c.Name == sessionCookie {
+			kept = c
+		}
+	}
+	restarted := &Server{DataDir: f.console.DataDir, Store: f.store, Reviews: f.reviews, DevLogin: true}
 	must(t, restarted.Open(context.Background()))
 	if restarted.viewer(withCookie(sess)) != nil {
 		t.Fatal("a logged-out cookie works after a restart")
+	}
+	if v := restarted.viewer(withCookie(kept)); v == nil || v.ID.Subject != "carol" {
+		t.Fatal("a restart logged out a session that did not log out")
 	}
 }
 
@@ -530,4 +541,17 @@ func TestIntegrityFailure(t *testing.T) {
 	}
 	p := br.get("/console/integrity")
 	contains(t, p, `data-status="failed"`, "FAILED", `data-testid="verify-bad-seq">4<`, "CRC")
+}
+
+func TestSessionsEndWithTheirLoginMethod(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser()
+	b.devLogin("alice", "dba")
+	if p := b.get("/console/reviews"); p.StatusCode != 200 {
+		t.Fatalf("logged in: %d", p.StatusCode)
+	}
+	f.console.DevLogin = false // as after a restart without console.dev_login
+	if p := b.get("/console/reviews"); p.StatusCode != 303 {
+		t.Fatalf("a development session outlived the development login: %d", p.StatusCode)
+	}
 }

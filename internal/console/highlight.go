@@ -25,7 +25,7 @@ const (
 )
 
 // highlight splits a SQL statement into tokens for display: keywords,
-// string literals (standard, E'' escapes and dollar quoting), numbers,
+// string literals (standard, with E'...' escapes, and dollar quoted),
 // comments, quoted identifiers and $n parameters. It never fails: what it
 // does not recognize is plain text, and the tokens' texts joined give back
 // sql exactly. It is for display only; statements are classified from

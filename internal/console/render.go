@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -68,8 +67,8 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
-	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
-	"dur": fmtDuration,
+	"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
+	"dur":   fmtDuration,
 	"since": func(now, t time.Time) string { return fmtDuration(now.Sub(t).Truncate(time.Second)) },
 	"offset": func(start, t time.Time) string {
 		return fmt.Sprintf("+%.3fs", t.Sub(start).Seconds())
@@ -81,7 +80,6 @@ var funcs = template.FuncMap{
 		return *v
 	},
 	"join":  strings.Join,
-	"add":   func(a, b int) int { return a + b },
 	"path":  pathEscape,
 	"asset": func(name string) string { return "/console/assets/" + name + "?v=" + assetVersion },
 	"dict": func(kv ...any) (map[string]any, error) {
@@ -99,11 +97,7 @@ var funcs = template.FuncMap{
 		return m, nil
 	},
 	"limits": func() []int { return []int{50, 100, 250, 500, 1000} },
-	"short": func(s string) string { return oneLine(s, 120) },
-	"json": func(v any) string {
-		b, _ := json.MarshalIndent(v, "", "  ")
-		return string(b)
-	},
+	"short":  func(s string) string { return oneLine(s, 120) },
 }
 
 // fmtDuration says a duration briefly: 850ms, 12.5s, 3m 4s, 2h 5m.

@@ -225,4 +225,3 @@ func (s *Server) storeFailed(w http.ResponseWriter, r *http.Request, v *viewer, 
 	s.log().Error("console: "+what, "path", r.URL.Path, "err", err)
 	s.fail(w, r, v, http.StatusInternalServerError, "The gateway's state could not be read; see the gateway log.")
 }
-

@@ -103,6 +103,12 @@ func (s *Server) currentSession(r *http.Request) *session {
 	if !s.now().Before(time.Unix(sess.Expires, 0)) || s.logouts.has(sess.ID) {
 		return nil
 	}
+	// A session lives only as long as the way it logged in is configured:
+	// turning the development login off, or changing the issuer, ends
+	// the sessions it made.
+	if sess.Dev && !s.DevLogin || !sess.Dev && (s.OIDC == nil || sess.Issuer != s.OIDC.Issuer) {
+		return nil
+	}
 	return &sess
 }
 

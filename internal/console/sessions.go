@@ -153,6 +153,15 @@ func buildTimeline(sess *sluice.Session, events []*sluice.Event) *timeline {
 	t := &timeline{Session: sess}
 	byID := map[string]*step{}
 	var steps []*step
+	// A review's first step is journaled before the request it holds:
+	// keep review steps of requests still to come for their step.
+	requested := map[string]bool{}
+	for _, ev := range events {
+		if ev.Type == sluice.EventRequest && ev.Request != nil {
+			requested[ev.Request.ID] = true
+		}
+	}
+	early := map[string][]*sluice.Event{}
 	for _, ev := range events {
 		var req *sluice.Request
 		switch ev.Type {
@@ -169,6 +178,10 @@ func buildTimeline(sess *sluice.Session, events []*sluice.Event) *timeline {
 		}
 		st := byID[req.ID]
 		if st == nil {
+			if ev.Type == sluice.EventReview && requested[req.ID] {
+				early[req.ID] = append(early[req.ID], ev)
+				continue
+			}
 			if ev.Type != sluice.EventRequest {
 				t.Entries = append(t.Entries, entry{Marker: &marker{Event: ev}})
 				continue
@@ -177,7 +190,7 @@ func buildTimeline(sess *sluice.Session, events []*sluice.Event) *timeline {
 				t.Truncated = true
 				continue
 			}
-			st = &step{N: len(steps) + 1, Request: ev.Request, Decision: ev.Decision, ReqSeq: ev.Seq}
+			st = &step{N: len(steps) + 1, Request: ev.Request, Decision: ev.Decision, ReqSeq: ev.Seq, Reviews: early[req.ID]}
 			if st.Decision == nil {
 				st.Decision = &sluice.Decision{}
 			}
@@ -230,14 +243,14 @@ func (s *Server) sessionPage(w http.ResponseWriter, r *http.Request, v *viewer) 
 
 // recordData is one journal record as the record page shows it.
 type recordData struct {
-	Seq       uint64
-	Time      time.Time
-	Event     *sluice.Event
+	Seq        uint64
+	Time       time.Time
+	Event      *sluice.Event
 	Prev, Next uint64
 	LeafHash   string
 	PrevHash   string
-	JSON      string
-	Truncated bool
+	JSON       string
+	Truncated  bool
 }
 
 // maxRecordJSON bounds the JSON a record page shows.
