@@ -89,8 +89,10 @@ type fileConfig struct {
 		Driver string `yaml:"driver"`
 	} `yaml:"state"`
 	Auth struct {
-		ServiceTokens bool `yaml:"service_tokens"`
+		ServiceTokens bool             `yaml:"service_tokens"`
+		OIDC          []map[string]any `yaml:"oidc,omitempty"`
 	} `yaml:"auth"`
+	Console map[string]any `yaml:"console,omitempty"`
 	Connections []connSpec   `yaml:"connections"`
 	Policies    []policySpec `yaml:"policies"`
 	Reviews     struct {

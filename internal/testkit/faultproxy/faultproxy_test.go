@@ -23,13 +23,18 @@ const quiet = 300 * time.Millisecond
 // wait bounds every positive wait of these tests.
 const wait = 5 * time.Second
 
-// echoServer echoes what each connection sends and reports each
-// connection's end. Safe for concurrent use.
+// echoServer echoes what each connection sends and reports each accept
+// and each connection's end on channels (events past their buffer are
+// dropped: only the tests with few connections read them). Safe for
+// concurrent use.
 type echoServer struct {
 	ln       net.Listener
-	accepted chan net.Conn // every accepted connection
+	accepted chan net.Conn // accepted connections
 	ended    chan error    // each connection's read error (io.EOF for a FIN)
-	wg       sync.WaitGroup
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
 }
 
 func startEcho(t *testing.T) *echoServer {
@@ -38,7 +43,7 @@ func startEcho(t *testing.T) *echoServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &echoServer{ln: ln, accepted: make(chan net.Conn, 100), ended: make(chan error, 100)}
+	e := &echoServer{ln: ln, accepted: make(chan net.Conn, 16), ended: make(chan error, 16), conns: map[net.Conn]struct{}{}}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -47,30 +52,38 @@ func startEcho(t *testing.T) *echoServer {
 			if err != nil {
 				return
 			}
-			e.accepted <- c
+			e.mu.Lock()
+			e.conns[c] = struct{}{}
+			e.mu.Unlock()
+			select {
+			case e.accepted <- c:
+			default:
+			}
 			e.wg.Add(1)
 			go func() {
 				defer e.wg.Done()
-				defer c.Close()
 				_, err := io.Copy(c, c)
 				if err == nil {
 					err = io.EOF
 				}
-				e.ended <- err
+				c.Close()
+				e.mu.Lock()
+				delete(e.conns, c)
+				e.mu.Unlock()
+				select {
+				case e.ended <- err:
+				default:
+				}
 			}()
 		}
 	}()
 	t.Cleanup(func() {
 		ln.Close()
-		for {
-			select {
-			case c := <-e.accepted:
-				c.Close()
-				continue
-			default:
-			}
-			break
+		e.mu.Lock()
+		for c := range e.conns {
+			c.Close()
 		}
+		e.mu.Unlock()
 		e.wg.Wait()
 	})
 	return e
