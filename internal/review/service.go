@@ -144,18 +144,24 @@ func (s *Service) estimate(ctx context.Context, req *sluice.Request) (int64, str
 	if s.Estimator == nil || req.Kind != sluice.KindSQL {
 		return -1, ""
 	}
-	if a := sqlclass.Classify(req.Text); a.Err == nil && len(a.Statements) > 1 {
+	a := sqlclass.Classify(req.Text)
+	if a.Err == nil && len(a.Statements) > 1 {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		return s.estimateEach(ctx, req, a.Statements)
+	}
+	if a.Err == nil && len(a.Statements) == 1 && !estimable(a.Statements[0].Kind) {
+		return -1, "" // the planner has nothing to say about DDL and the like
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	n, err := s.Estimator.Estimate(ctx, req)
 	switch {
 	case err != nil:
+		// The cause may name the upstream's address and user: it goes to
+		// the log, not to approvers.
 		s.log().Info("impact estimate failed", "request", req.ID, "err", err)
-		return -1, "no estimate: " + err.Error()
+		return -1, "no estimate: the planner could not be asked (the gateway's log says why)"
 	case n < 0:
 		return -1, ""
 	}
@@ -178,9 +184,7 @@ func (s *Service) estimateEach(ctx context.Context, req *sluice.Request, stmts [
 			parts = append(parts, fmt.Sprintf("#%d and later: not estimated", i+1))
 			break
 		}
-		switch st.Kind {
-		case "select", "insert", "update", "delete", "merge":
-		default:
+		if !estimable(st.Kind) {
 			parts = append(parts, fmt.Sprintf("#%d %s: not estimated", i+1, st.Kind))
 			continue
 		}
@@ -477,4 +481,13 @@ func PublicError(err error) error {
 		return sluice.Errorf(sluice.ENotFound, "no such review")
 	}
 	return err
+}
+
+// estimable reports whether EXPLAIN can estimate a statement of kind.
+func estimable(kind string) bool {
+	switch kind {
+	case "select", "insert", "update", "delete", "merge":
+		return true
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -218,5 +219,35 @@ func TestEstimateScript(t *testing.T) {
 	want := "the planner estimates #1 create_table: not estimated; #2 update: 40 rows; #3 insert: no estimate; #4 delete: 2 rows"
 	if r.EstimatedRows != 42 || r.Impact != want {
 		t.Fatalf("estimate %d %q\nwant 42 %q", r.EstimatedRows, r.Impact, want)
+	}
+}
+
+// failingEstimator fails the way a connection failure does, naming the
+// upstream's address and user.
+type failingEstimator struct{}
+
+func (failingEstimator) Estimate(context.Context, *sluice.Request) (int64, error) {
+	return -1, errors.New("failed to connect to user=sluice_svc database=shop: 10.1.2.3:5432: password authentication failed")
+}
+
+// TestEstimateFailureHidesCause keeps the cause of a failed estimate, which
+// names the upstream, away from approvers; DDL is not estimated at all.
+func TestEstimateFailureHidesCause(t *testing.T) {
+	ctx := context.Background()
+	svc, _, _ := newService(t)
+	svc.Estimator = failingEstimator{}
+	for text, want := range map[string]string{
+		"delete from orders": "no estimate: the planner could not be asked (the gateway's log says why)",
+		"drop table orders":  "",
+	} {
+		req := request(text)
+		req.Kind = sluice.KindSQL
+		r, err := svc.Open(ctx, req, req.Hash(), hold, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Impact != want || strings.Contains(r.Impact, "10.1.2.3") || strings.Contains(r.Impact, "sluice_svc") {
+			t.Errorf("%s: impact %q, want %q", text, r.Impact, want)
+		}
 	}
 }
