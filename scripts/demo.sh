@@ -79,6 +79,7 @@ psql -X -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d shop -v ON_ERROR_STOP=1 -f e
 unset PGPASSWORD
 
 export DEMO_PG_ADDR="127.0.0.1:$PGPORT" DEMO_PG_PASSWORD="$AGENTPW"
+export DEMO_MASK_KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d " \n")"
 CONFIG=examples/demo.yaml
 bin/sluice config check --config "$CONFIG"
 TOKEN=$(bin/sluice token issue --config "$CONFIG" --subject demo-agent --group ai-agents --ttl 8h)
@@ -101,7 +102,14 @@ with a sluice token as the password (the database password stays in sluice):
 
   PGPASSWORD='$TOKEN' psql "host=${ADDR%:*} port=${ADDR##*:} dbname=shop user=demo-agent sslmode=require"
 
-Then try:  select * from customers limit 5;
+Then try:  select * from customers limit 5;     (emails arrive masked)
+           delete from orders;                  (held until someone approves)
+
+Approve it in the console: open http://127.0.0.1:8433/console/login, use the
+development login as subject "alice" with groups "dba, security", and approve
+in the inbox; psql returns. As an auditor, replay the session under Sessions.
+Or from a shell: bin/sluice reviews list --server http://127.0.0.1:8433 (with
+SLUICE_TOKEN set to a token issued with --group dba).
 Sessions and statements are recorded in $DEMO_DIR/sluice-data/state.db.
 Gateway log: $DEMO_DIR/sluice.log      Press Ctrl-C to stop the demo.
 EOT
