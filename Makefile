@@ -20,6 +20,11 @@ test:
 bench:
 	./scripts/bench.sh $(BENCHFLAGS)
 
+# On demand: 10 minutes, 200 connections, reviews approved by a script;
+# draws docs/soak.svg and fails unless memory and goroutines stay flat.
+soak:
+	$(GO) run ./soak $(SOAKFLAGS)
+
 test-short:
 	$(GO) test -count=1 ./...
 

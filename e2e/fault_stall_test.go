@@ -1,15 +1,17 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"net"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/internal/testkit/faultproxy"
@@ -197,7 +199,7 @@ func TestFaultStalledUpstream(t *testing.T) {
 }
 
 // endlessCopy is an io.Reader of COPY text rows without end; it counts the
-// bytes read from it. Safe for concurrent use of Bytes.
+// bytes read from it.
 type endlessCopy struct {
 	n    atomic.Int64
 	line []byte
@@ -217,25 +219,58 @@ func (r *endlessCopy) Read(p []byte) (int, error) {
 
 var _ io.Reader = (*endlessCopy)(nil)
 
-// TestFaultStalledCopyIn stalls the upstream network while a client
-// streams COPY FROM STDIN through sluice, so that sluice's writes upstream
-// block; the client gives up (cancel, then it closes its socket). The
-// session must still end within a bounded time, the other connection must
-// be served meanwhile, and after the network recovers no backend is left
-// and nothing was copied.
+// heldBack waits until the count n stops moving between two polls: a
+// writer that pushes as fast as it can is then blocked by back-pressure.
+func heldBack(t *testing.T, what string, n func() int64) {
+	t.Helper()
+	last := int64(-1)
+	waitUntil(t, 10*time.Second, what+" to be held back by the stall", func() bool {
+		cur := n()
+		held := cur == last
+		last = cur
+		return held
+	})
+}
+
+// sendCancel sends a CancelRequest for the session with key pid/secret to
+// sluice at addr, as a client does.
+func sendCancel(t *testing.T, addr string, pid uint32, secret []byte) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg, err := (&pgproto3.CancelRequest{ProcessID: pid, SecretKey: secret}).Encode(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, c) // sluice answers nothing and hangs up
+}
+
+// TestFaultStalledCopyIn stalls the upstream network while two clients
+// stream COPY FROM STDIN through sluice, so that sluice's writes upstream
+// block and it stops reading the clients. Both clients cancel; the cancel
+// cannot reach the database. One then gives up and closes its socket
+// (pgx), the other keeps waiting for an answer. Within sluice's cancel
+// timeout, the waiting client is told FATAL 08006 why its session is over,
+// both sessions end, and the other connection is served meanwhile; after
+// the network recovers no backend is left and nothing was copied.
 func TestFaultStalledCopyIn(t *testing.T) {
 	t.Parallel()
 	s := newStallSetup(t, "stall-copier")
 	ctx := t.Context()
-	if err := s.pg.Exec(ctx, "select 1"); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := s.super.Exec(ctx, "create table sink(line text); grant all on sink to public"); err != nil {
 		t.Fatal(err)
 	}
 	other := connectApp(t, s.g, "direct", s.token, "stall-other", clientCancelDelay)
 	leaks := s.g.leakCheck(t)
 
+	// The client that gives up: pgx's CopyFrom from an endless source.
 	copier := connectApp(t, s.g, "app", s.token, "stall-copier", clientCancelDelay)
 	src := &endlessCopy{line: []byte(strings.Repeat("x", 100) + "\n")}
 	copyCtx, copyCancel := context.WithCancel(context.Background())
@@ -245,49 +280,92 @@ func TestFaultStalledCopyIn(t *testing.T) {
 		_, err := copier.PgConn().CopyFrom(copyCtx, src, "copy sink from stdin")
 		copyErr <- err
 	}()
-	waitUntil(t, 10*time.Second, "the COPY to stream rows upstream", func() bool {
-		var n int64
-		err := s.super.QueryRow(ctx, "select coalesce(sum(tuples_processed), 0) from pg_stat_progress_copy where relid = 'sink'::regclass").Scan(&n)
-		return err == nil && n > 10000
+	// The client that waits: raw CopyData until the socket blocks.
+	raw := newRawSession(t, s.g, "app", s.token, "stall-raw")
+	raw.send(&pgproto3.Query{String: "copy sink from stdin"})
+	expect[*pgproto3.CopyInResponse](raw)
+	chunk, err := (&pgproto3.CopyData{Data: bytes.Repeat([]byte(strings.Repeat("y", 99)+"\n"), 640)}).Encode(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rawSent atomic.Int64
+	rawDone := make(chan struct{})
+	go func() {
+		defer close(rawDone)
+		for {
+			if _, err := raw.hc.Conn.Write(chunk); err != nil {
+				return // sluice closed the session
+			}
+			rawSent.Add(int64(len(chunk)))
+		}
+	}()
+	waitUntil(t, 10*time.Second, "both COPYs to stream rows upstream", func() bool {
+		var n, copies int64
+		err := s.super.QueryRow(ctx, `select count(*), coalesce(min(tuples_processed), 0) from pg_stat_progress_copy
+			where relid = 'sink'::regclass`).Scan(&copies, &n)
+		return err == nil && copies == 2 && n > 1000
 	})
 
 	s.proxy.Stall()
-	// Wait until the client is held back: what it sends no longer moves.
-	var last int64 = -1
-	waitUntil(t, 10*time.Second, "the client's COPY to be held back by the stall", func() bool {
-		n := src.n.Load()
-		held := n == last
-		last = n
-		return held
-	})
+	heldBack(t, "the pgx COPY", src.n.Load)
+	heldBack(t, "the raw COPY", rawSent.Load)
+
 	cancelAt := time.Now()
 	copyCancel()
+	sendCancel(t, s.g.pgAddr, raw.hc.PID, raw.hc.SecretKey)
 	select {
 	case err := <-copyErr:
 		if err == nil {
 			t.Fatal("the COPY succeeded on a stalled upstream")
 		}
 	case <-time.After(clientCancelDelay + 10*time.Second):
-		t.Fatal("the client's canceled COPY did not return")
+		t.Fatal("the pgx client's canceled COPY did not return")
 	}
-	dl := time.Now().Add(12*time.Second)
-	for { n, _ := s.g.activeSessions(); if n == 1 { break }; if time.Now().After(dl) { s.g.signalStop(syscall.SIGQUIT); t.Fatal("hang") }; time.Sleep(50*time.Millisecond) }
-	t.Logf("the abandoned COPY session ended %s after the client's cancel", time.Since(cancelAt).Round(time.Millisecond))
-	if _, err := other.Exec(ctx, "select 1"); err != nil {
-		t.Fatalf("the other connection after the abandoned COPY: %v", err)
+	// The waiting client is told why its session is over.
+	raw.hc.Conn.SetReadDeadline(time.Now().Add(gatewayCancelTimeout + 10*time.Second))
+	msg, err := raw.fe.Receive()
+	if err != nil {
+		t.Fatalf("the waiting client got no answer %s after its cancel: %v", time.Since(cancelAt).Round(time.Millisecond), err)
+	}
+	e, ok := msg.(*pgproto3.ErrorResponse)
+	if !ok || e.Severity != "FATAL" || e.Code != "08006" || !strings.Contains(e.Message, "did not act on the cancel request") {
+		t.Fatalf("the waiting client got %#v, want FATAL 08006 saying the database did not act on the cancel", msg)
+	}
+	took := time.Since(cancelAt)
+	t.Logf("the waiting client was told %q %s after its cancel", e.Message, took.Round(time.Millisecond))
+	if took < gatewayCancelTimeout-500*time.Millisecond || took > gatewayCancelTimeout+3*time.Second {
+		t.Fatalf("the waiting client was told %s after its cancel, want about sluice's cancel timeout (%s)", took, gatewayCancelTimeout)
+	}
+	<-rawDone
+	waitUntil(t, 5*time.Second, "the gateway to end both COPY sessions", func() bool {
+		n, err := s.g.activeSessions()
+		return err == nil && n == 1
+	})
+	var one int
+	if err := other.QueryRow(ctx, "select 1").Scan(&one); err != nil {
+		t.Fatalf("the other connection after the abandoned COPYs: %v", err)
 	}
 
 	s.proxy.Resume()
 	waitBackends(t, s.super, s.db, "stall-copier", 0, 10*time.Second)
+	waitBackends(t, s.super, s.db, "stall-raw", 0, 10*time.Second)
 	var rows int
 	if err := s.super.QueryRow(ctx, "select count(*) from sink").Scan(&rows); err != nil || rows != 0 {
-		t.Fatalf("rows copied by the abandoned COPY: %d, %v; want 0", rows, err)
+		t.Fatalf("rows copied by the abandoned COPYs: %d, %v; want 0", rows, err)
 	}
 	other.Close(ctx)
 	s.g.waitIdle()
 	leaks()
 	s.g.stopClean()
-	if rs := statementsWith(t, s.cfg.dataDir, "stall-copier", "copy sink from stdin"); len(rs) != 1 || rs[0].Status != "aborted" {
-		t.Fatalf("the abandoned COPY is recorded as %s, want once, aborted", describe(rs))
+	if rs := statementsWith(t, s.cfg.dataDir, "stall-copier", "copy sink from stdin"); len(rs) != 2 || rs[0].Status != "aborted" || rs[1].Status != "aborted" {
+		t.Fatalf("the abandoned COPYs are recorded as %s, want twice, aborted", describe(rs))
+	}
+	ss, _ := sessionsOf(t, stateStore(t, s.cfg.dataDir), "stall-copier")
+	reasons := map[string]int{}
+	for _, sess := range ss {
+		reasons[sess.EndReason]++
+	}
+	if reasons["upstream_closed"] != 2 {
+		t.Fatalf("session end reasons = %v, want the two COPY sessions upstream_closed", reasons)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -16,6 +17,26 @@ import (
 // errTerminate ends the client loop when the client says goodbye.
 var errTerminate = fmt.Errorf("client terminated the session")
 
+// errWriteUpstream marks a client loop that ended because the upstream
+// could not be written: the database side failed, not the client.
+var errWriteUpstream = errors.New("write upstream")
+
+// flushUpstream writes what is batched for the upstream. While it writes,
+// writingSince holds when the write began, so that a cancel request can
+// tell a write the database has stopped taking (see watchStuckWrite).
+func (s *session) flushUpstream() error {
+	if !s.uw.pending() {
+		return nil
+	}
+	s.writingSince.Store(time.Now().UnixNano())
+	err := s.uw.flush()
+	s.writingSince.Store(0)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errWriteUpstream, err)
+	}
+	return nil
+}
+
 // clientLoop relays client messages upstream, asking the gate about every
 // statement. It returns when the client leaves, breaks the protocol, or the
 // upstream cannot be written.
@@ -24,8 +45,8 @@ func (s *session) clientLoop(ctx context.Context) error {
 		// Write what is batched before blocking on the client: drivers send
 		// whole pipelines at once, and one write per batch keeps latency low.
 		if s.cr.buffered() == 0 || s.uw.full() {
-			if err := s.uw.flush(); err != nil {
-				return fmt.Errorf("write upstream: %w", err)
+			if err := s.flushUpstream(); err != nil {
+				return err
 			}
 		}
 		typ, frame, err := s.cr.next()
@@ -121,7 +142,7 @@ func (s *session) admit(ctx context.Context, req *sluice.Request) error {
 	}
 	// Write what is batched before holding: earlier statements of a
 	// pipeline must not wait for this one's approval.
-	if err := s.uw.flush(); err != nil {
+	if err := s.flushUpstream(); err != nil {
 		return sluice.Errorf(sluice.EUnavailable, "the connection to the database was lost").WithCause(err)
 	}
 	return s.hold(ctx, req, d)

@@ -56,6 +56,10 @@ type session struct {
 	endOnce    sync.Once
 	reason     string // why the session ends; first cause wins
 	done       chan struct{}
+
+	// writingSince is when the client loop's current write upstream began
+	// (UnixNano), 0 between writes; watchStuckWrite reads it.
+	writingSince atomic.Int64
 }
 
 // prepared is a statement the client parsed. The client loop creates it;
@@ -125,6 +129,13 @@ func (s *session) run() string {
 	go func() {
 		defer close(clientDone)
 		clientErr = s.clientLoop(ctx)
+		if errors.Is(clientErr, errWriteUpstream) {
+			// The database side failed: the client is still there and
+			// is told so once the upstream loop has stopped.
+			s.end(sluice.EndUpstream)
+			s.up.Close()
+			return
+		}
 		s.clientGone.Store(true)
 		s.end(clientReason(clientErr))
 		if s.q.busy() {
@@ -188,7 +199,8 @@ func (s *session) terminate(reason string, e *sluice.Error) {
 const cancelTimeout = 5 * time.Second
 
 // cancel ends a review hold in progress or, when none is, forwards a
-// client's cancel request upstream.
+// client's cancel request upstream and watches for a write upstream that
+// the database no longer takes.
 func (s *session) cancel() {
 	if c := s.holding.Load(); c != nil {
 		(*c)()
@@ -201,6 +213,44 @@ func (s *session) cancel() {
 			s.srv.Log.Warn("forward cancel request", "session", s.gs.ID(), "err", err)
 		}
 	}()
+	go s.watchStuckWrite()
+}
+
+// errStuckUpstream is what a client whose cancel request met a stuck
+// upstream write is told.
+var errStuckUpstream = errStartup(sluice.EUnavailable, "08006",
+	"the database stopped taking data and did not act on the cancel request within %s; the session is over, reconnect to continue", cancelTimeout)
+
+// watchStuckWrite ends the session when a write upstream that is in
+// progress at the end of cancelTimeout has been blocked for cancelTimeout.
+// While the client loop is blocked writing to a database that stopped
+// reading (a COPY or a long pipeline, and a network that stalls), it does
+// not read the client, so neither a client that gives up and hangs up nor
+// its cancel, which cannot reach the database either, would end the
+// session. The watch ends with the session or once no write is blocked.
+func (s *session) watchStuckWrite() {
+	wait := cancelTimeout
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-s.done:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		since := s.writingSince.Load()
+		if since == 0 {
+			return
+		}
+		blocked := time.Since(time.Unix(0, since))
+		if blocked >= cancelTimeout {
+			s.srv.Log.Warn("ending session: the upstream took no data for the cancel timeout after a cancel request",
+				"session", s.gs.ID(), "blocked", blocked.Round(time.Millisecond))
+			s.terminate(sluice.EndUpstream, errStuckUpstream)
+			return
+		}
+		wait = cancelTimeout - blocked
+	}
 }
 
 // finishFatal tells the client why its session is over when the upstream
