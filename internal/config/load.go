@@ -51,9 +51,9 @@ func load(path string, offline bool) (*Config, error) {
 }
 
 // targetCredentials lists the keys of the credentials sluice uses to reach
-// its targets.
+// its targets, sinks, notifiers and the console's issuer.
 func (c *Config) targetCredentials() map[string]bool {
-	keys := map[string]bool{}
+	keys := map[string]bool{"console.oidc.client_secret": true}
 	m := map[string]*Secret{}
 	for i := range c.Connections {
 		keys[fmt.Sprintf("connections[%d].password", i)] = true
