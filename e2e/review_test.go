@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/journal"
+	"github.com/sluicehq/sluice/internal/testkit"
 )
 
 // reviewSetup is a gateway whose policy holds destructive statements for
@@ -20,6 +21,8 @@ import (
 type reviewSetup struct {
 	cfg                      *sluiceConfig
 	g                        *gateway
+	pg                       *testkit.Postgres
+	db                       string // the database behind connection "orders"
 	agent, alice, bob, carol string // tokens
 }
 
@@ -35,7 +38,7 @@ func newReviewSetup(t *testing.T, minApprovals int, wait string) *reviewSetup {
 			{When: "destructive || where_missing", Action: "review", Approvers: []string{"group:dba"}, MinApprovals: minApprovals, Wait: wait},
 			{When: "write || ddl", Action: "allow"},
 		}}})
-	s := &reviewSetup{cfg: cfg, g: startGateway(t, cfg)}
+	s := &reviewSetup{cfg: cfg, g: startGateway(t, cfg), pg: pg, db: db}
 	s.agent = cfg.issue("agent-7", "ai-agents")
 	s.alice, s.bob, s.carol = cfg.issue("alice", "dba"), cfg.issue("bob", "dba"), cfg.issue("carol", "dba")
 	conn := connect(t, s.g.pgAddr, "orders", s.agent)

@@ -4,17 +4,22 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/sluicehq/sluice/internal/testkit"
 )
 
-// TestUpstreamRestart kills the PostgreSQL server behind a running gateway:
-// open sessions end with a clear error, new sessions are refused with 08006
-// while it is down, and work again once it is back, without restarting
-// sluice.
-func TestUpstreamRestart(t *testing.T) {
+// TestFaultUpstreamRestart kills the PostgreSQL server behind a running
+// gateway while one session waits in a query, one receives a large result
+// and one is idle: open sessions end with a clear error, the interrupted
+// statements are recorded as aborted with the rows the agent received, new
+// sessions are refused with 08006 while it is down, and work again once it
+// is back, without restarting sluice, which leaks no goroutine.
+func TestFaultUpstreamRestart(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	pg := testkit.StartPostgres(t)
@@ -27,9 +32,11 @@ func TestUpstreamRestart(t *testing.T) {
 		[]policySpec{{Name: "agents", Subjects: []string{"group:agents"}, Connections: []string{"app"}}})
 	g := startGateway(t, cfg)
 	tok := cfg.issue("restart-bot", "agents")
+	leaks := g.leakCheck(t)
 
 	idle := connectBounded(t, g.pgAddr, tok)
 	busy := connectBounded(t, g.pgAddr, tok)
+	stream := connectBounded(t, g.pgAddr, tok)
 	if _, err := idle.Exec(ctx, "create table t(x int); insert into t values (1)"); err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +55,23 @@ func TestUpstreamRestart(t *testing.T) {
 		err := idle.QueryRow(ctx, "select count(*) from pg_stat_activity where query = 'select pg_sleep(60)' and state = 'active'").Scan(&n)
 		return err == nil && n == 1
 	})
+	// A result streaming to its client when the server dies (the
+	// set-returning function in the select list streams its rows).
+	const streamQuery = "select generate_series(1, 50000000) as g, repeat('x', 100) as pad"
+	var streamed atomic.Int64
+	streamErr := make(chan error, 1)
+	go func() {
+		rows, err := stream.Query(busyCtx, streamQuery, pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			streamErr <- err
+			return
+		}
+		for rows.Next() {
+			streamed.Add(1)
+		}
+		streamErr <- rows.Err()
+	}()
+	waitUntil(t, 10*time.Second, "the stream to deliver rows", func() bool { return streamed.Load() > 10000 })
 
 	if err := pg.Kill(); err != nil {
 		t.Fatal(err)
@@ -74,6 +98,13 @@ func TestUpstreamRestart(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the query in flight got no answer 10s after the upstream died")
 	}
+	select {
+	case err := <-streamErr:
+		lost("result stream in flight", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the result stream in flight got no answer 10s after the upstream died")
+	}
+	received := streamed.Load()
 	// The idle session learns it on its next read.
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -103,27 +134,37 @@ func TestUpstreamRestart(t *testing.T) {
 	c.Close(ctx)
 
 	g.waitIdle()
+	leaks()
 	g.stopClean()
 	ss, stmts := sessionsOf(t, stateStore(t, cfg.dataDir), "restart-bot")
 	reasons := map[string]int{}
-	sleeps := 0
+	sleeps, streams := 0, 0
 	for _, s := range ss {
 		reasons[s.EndReason]++
 		for _, r := range stmts[s.ID] {
-			if r.Text == "select pg_sleep(60)" {
+			switch r.Text {
+			case "select pg_sleep(60)":
 				sleeps++
 				if r.Status != "aborted" {
 					t.Errorf("the pg_sleep cut by the crash is recorded with status %q, want aborted", r.Status)
 				}
+			case streamQuery:
+				streams++
+				// sluice counts the rows it relayed; the client received
+				// them or some of them were still in flight.
+				if r.Status != "aborted" || r.Rows < received {
+					t.Errorf("the stream cut by the crash is recorded as %s with %d rows, want aborted with at least the %d rows the client received",
+						r.Status, r.Rows, received)
+				}
 			}
 		}
 	}
-	if sleeps != 1 {
-		t.Errorf("the pg_sleep cut by the crash is recorded %d times, want once", sleeps)
+	if sleeps != 1 || streams != 1 {
+		t.Errorf("the pg_sleep and the stream cut by the crash are recorded %d and %d times, want once each", sleeps, streams)
 	}
-	// Two sessions cut by the crash, one refused at the upstream dial, and
-	// the one after the restart.
-	if reasons["upstream_closed"] != 2 || reasons["upstream_unavailable"] != 1 || reasons["client_closed"] != 1 {
-		t.Fatalf("session end reasons = %v, want 2 upstream_closed, 1 upstream_unavailable, 1 client_closed", reasons)
+	// Three sessions cut by the crash, one refused at the upstream dial,
+	// and the one after the restart.
+	if reasons["upstream_closed"] != 3 || reasons["upstream_unavailable"] != 1 || reasons["client_closed"] != 1 {
+		t.Fatalf("session end reasons = %v, want 3 upstream_closed, 1 upstream_unavailable, 1 client_closed", reasons)
 	}
 }
