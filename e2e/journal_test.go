@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -78,10 +80,12 @@ func journalRequests(t *testing.T, dataDir, prefix string) int {
 	return n
 }
 
-// TestJournalCrashLosesNothing kills sluice with SIGKILL while pgbench runs
-// through it, restarts it, verifies the journal, and checks that every
-// transaction pgbench saw complete has its statement in the journal.
-func TestJournalCrashLosesNothing(t *testing.T) {
+// TestFaultKill9JournalLosesNothing kills sluice with SIGKILL while
+// pgbench and pgx clients run through it, restarts it, verifies the
+// journal, and checks that every statement a client got a successful
+// response for is in the journal: by count for pgbench, and one by one
+// for the pgx clients, whose statements are each marked.
+func TestFaultKill9JournalLosesNothing(t *testing.T) {
 	t.Parallel()
 	pg, db := newDatabase(t)
 	cfg := appConfig(t, pg, db, pg.SCRAMUser())
@@ -102,11 +106,45 @@ func TestJournalCrashLosesNothing(t *testing.T) {
 	if err := bench.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Marked statements, each acknowledged or not: worker w sends
+	// select 'ack-w-n' for n = 0, 1, ... until the gateway dies, so the
+	// first acked[w] statements of w were acknowledged.
+	const workers = 4
+	acked := make([]atomic.Int64, workers)
+	ended := make([]error, workers) // why each worker stopped
+	workersDone := make(chan struct{})
+	var pending sync.WaitGroup
+	for w := range workers {
+		conn := connect(t, g.pgAddr, "app", tok)
+		pending.Add(1)
+		go func() {
+			defer pending.Done()
+			for n := 0; ; n++ {
+				if _, err := conn.Exec(ctx, fmt.Sprintf("select 'ack-%d-%d'", w, n), pgx.QueryExecModeSimpleProtocol); err != nil {
+					ended[w] = err
+					return
+				}
+				acked[w].Store(int64(n + 1))
+			}
+		}()
+	}
+	go func() { pending.Wait(); close(workersDone) }()
+
 	start := g.metric(t, "sluice_journal_records_total")
-	waitUntil(t, 60*time.Second, "pgbench to run a few thousand statements", func() bool {
+	waitUntil(t, 60*time.Second, "pgbench and the pgx clients to run a few thousand statements", func() bool {
+		for w := range acked {
+			if acked[w].Load() < 100 {
+				return false
+			}
+		}
 		return g.metric(t, "sluice_journal_records_total") > start+5000
 	})
 	g.kill9()
+	select {
+	case <-workersDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pgx clients did not notice within 10s that sluice was killed")
+	}
 	err := bench.Wait()
 	if ctx.Err() != nil {
 		t.Fatalf("pgbench did not end after sluice was killed:\n%s", out.String())
@@ -139,6 +177,29 @@ func TestJournalCrashLosesNothing(t *testing.T) {
 	if got < completed {
 		t.Fatalf("the journal holds %d pgbench statements, but pgbench completed %d: records were lost", got, completed)
 	}
+	// Each acknowledged marked statement is in the journal, once.
+	marked := map[string]int{}
+	err = journal.Scan(filepath.Join(cfg.dataDir, "journal"), 1, func(r *journal.Record) error {
+		if r.Event.Type == sluice.EventRequest && strings.HasPrefix(r.Event.Request.Text, "select 'ack-") {
+			marked[r.Event.Request.Text]++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for w := range acked {
+		n := int(acked[w].Load())
+		t.Logf("worker %d: %d statements acknowledged, then %v", w, n, ended[w])
+		total += n
+		for i := range n {
+			if text := fmt.Sprintf("select 'ack-%d-%d'", w, i); marked[text] != 1 {
+				t.Fatalf("%s was acknowledged to its client, and the journal holds it %d times", text, marked[text])
+			}
+		}
+	}
+	t.Logf("the pgx clients had %d statements acknowledged; each is in the journal once (%d marked requests journaled)", total, len(marked))
 	// And the gateway serves again.
 	conn := connect(t, g2.pgAddr, "app", tok)
 	var n int
@@ -147,11 +208,11 @@ func TestJournalCrashLosesNothing(t *testing.T) {
 	}
 }
 
-// TestJournalFailClosed fills the journal's file system while clients run:
-// statements are refused with the cause, none reaches PostgreSQL unrecorded
-// (checked in PostgreSQL's own statement log), /healthz says so, and
-// service resumes when space returns.
-func TestJournalFailClosed(t *testing.T) {
+// TestFaultJournalDiskFull fills the journal's file system while clients
+// run: statements are refused with the cause, none reaches PostgreSQL
+// unrecorded (checked in PostgreSQL's own statement log), /healthz says
+// so, service resumes when space returns, and no goroutine is left behind.
+func TestFaultJournalDiskFull(t *testing.T) {
 	t.Parallel()
 	pg := testkit.StartPostgres(t, testkit.WithSetting("log_statement", "all"))
 	ctx := context.Background()
@@ -171,6 +232,7 @@ func TestJournalFailClosed(t *testing.T) {
 
 	g := startGateway(t, cfg)
 	tok := cfg.issue("filler", "agents")
+	leaks := g.leakCheck(t)
 	conn := connect(t, g.pgAddr, "app", tok)
 	marker := func(s string) error {
 		_, err := conn.Exec(ctx, "select 'marker-"+s+"'", pgx.QueryExecModeSimpleProtocol)
@@ -231,6 +293,7 @@ func TestJournalFailClosed(t *testing.T) {
 	}
 	conn.Close(ctx)
 	g.waitIdle()
+	leaks()
 	g.stopClean()
 
 	// Every marker PostgreSQL ran is in the journal; no refused one ran.

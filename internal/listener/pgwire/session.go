@@ -169,7 +169,7 @@ func (s *session) run() string {
 		s.cw.flush()
 	}
 	s.client.Close()
-	s.q.abortAll(func(p *pending) { s.gs.Done(ctx, p.req, s.result(p, sluice.StatusAborted)) })
+	s.q.abortAll(func(p *pending) { s.finish(ctx, p, sluice.StatusAborted) })
 	s.gs.Close(ctx, s.reason)
 	if upErr != nil && s.reason == sluice.EndUpstream {
 		s.srv.Log.Warn("upstream connection ended", "session", s.gs.ID(), "err", upErr)

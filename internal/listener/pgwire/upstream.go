@@ -241,5 +241,10 @@ func (s *session) finish(ctx context.Context, p *pending, status string) {
 	p.finished = true
 	p.rows += p.tagRows
 	p.tagRows = 0
+	if status == sluice.StatusError && s.clientGone.Load() {
+		// The client went away before the error came: it saw no outcome,
+		// and the error is most likely the cancel sluice sent for it.
+		status = sluice.StatusAborted
+	}
 	s.gs.Done(ctx, p.req, s.result(p, status))
 }
