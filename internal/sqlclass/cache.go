@@ -142,8 +142,8 @@ func (c *Cache) shard(key string) *cacheShard {
 }
 
 func (c *Cache) get(key string, norm bool) *Analysis {
-	e := c.entry(key, norm)
-	if e == nil {
+	e, ok := c.entry(key, norm)
+	if !ok {
 		return nil
 	}
 	return e.a
@@ -152,8 +152,8 @@ func (c *Cache) get(key string, norm bool) *Analysis {
 // getNormalized returns the analysis stored under normalized form norm,
 // rebased onto text.
 func (c *Cache) getNormalized(norm, text string) *Analysis {
-	e := c.entry(norm, true)
-	if e == nil {
+	e, ok := c.entry(norm, true)
+	if !ok {
 		return nil
 	}
 	end := len(text) - e.tail
@@ -174,20 +174,30 @@ func (c *Cache) getNormalized(norm, text string) *Analysis {
 	return a
 }
 
-func (c *Cache) entry(key string, norm bool) *cacheEntry {
+// cached is what an entry holds, copied out under the shard's lock: put
+// may update the entry itself at any time.
+type cached struct {
+	a           *Analysis
+	start, tail int
+}
+
+func (c *Cache) entry(key string, norm bool) (cached, bool) {
 	s := c.shard(key)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	m := s.exact
 	if norm {
 		m = s.norm
 	}
 	e := m[key]
-	if e != nil && s.head.next != e {
+	if e == nil {
+		return cached{}, false
+	}
+	if s.head.next != e {
 		e.unlink()
 		s.pushFront(e)
 	}
-	s.mu.Unlock()
-	return e
+	return cached{a: e.a, start: e.start, tail: e.tail}, true
 }
 
 func (c *Cache) put(key string, norm bool, a *Analysis, start, tail int) {

@@ -193,3 +193,26 @@ func withFingerprint(a *Analysis, fp uint64) *Analysis {
 	b.Fingerprint = fp
 	return &b
 }
+
+// TestCacheConcurrentSameShape classifies, from many goroutines, texts that
+// share a normalized form but differ in their literals, so that entries are
+// read while put replaces them (run with -race); every result must describe
+// its own text.
+func TestCacheConcurrentSameShape(t *testing.T) {
+	c := NewCache(64)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 300 {
+				lit := strings.Repeat("x", (g*300+i)%17)
+				text := "select * from t where a = '" + lit + "'"
+				text = strings.Repeat(" ", i%3) + text // moves the statement within the text
+				if d := diffAnalysis(c.Classify(text), Classify(text)); d != "" {
+					t.Errorf("%q: %s", text, d)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
