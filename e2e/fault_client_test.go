@@ -23,6 +23,7 @@ const backendGone = 10 * time.Second
 // superuser connection to watch the server, and a second agent session
 // that must keep being served.
 type clientGoneSetup struct {
+	ctx   context.Context // see faultContext
 	cfg   *sluiceConfig
 	g     *gateway
 	db    string
@@ -36,14 +37,15 @@ func newClientGoneSetup(t *testing.T, subject string) *clientGoneSetup {
 	pg, db := newDatabase(t)
 	s := &clientGoneSetup{db: db, cfg: appConfig(t, pg, db, pg.SCRAMUser())}
 	s.g = startGateway(t, s.cfg)
+	s.ctx = faultContext(t, time.Minute)
 	s.token = s.cfg.issue(subject, "agents")
-	super, err := pg.Connect(t.Context(), db)
+	super, err := pg.Connect(s.ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { super.Close(context.Background()) })
 	s.super = super
-	if _, err := super.Exec(t.Context(), "create table sink(line text); grant all on sink to public"); err != nil {
+	if _, err := super.Exec(s.ctx, "create table sink(line text); grant all on sink to public"); err != nil {
 		t.Fatal(err)
 	}
 	s.other = connectApp(t, s.g, "app", s.token, "gone-other", time.Second)
@@ -54,7 +56,7 @@ func newClientGoneSetup(t *testing.T, subject string) *clientGoneSetup {
 func (s *clientGoneSetup) served(t *testing.T) {
 	t.Helper()
 	var n int
-	if err := s.other.QueryRow(t.Context(), "select 40 + 2").Scan(&n); err != nil || n != 42 {
+	if err := s.other.QueryRow(s.ctx, "select 40 + 2").Scan(&n); err != nil || n != 42 {
 		t.Fatalf("the other session: %d, %v", n, err)
 	}
 }
@@ -64,7 +66,7 @@ func (s *clientGoneSetup) served(t *testing.T) {
 func (s *clientGoneSetup) finish(t *testing.T, leaks func()) {
 	t.Helper()
 	s.served(t)
-	s.other.Close(t.Context())
+	s.other.Close(s.ctx)
 	s.g.waitIdle()
 	leaks()
 	s.g.stopClean()
@@ -87,7 +89,7 @@ func TestFaultClientGoneMidCopyIn(t *testing.T) {
 	}
 	waitUntil(t, 10*time.Second, "the COPY's first rows to reach the server", func() bool {
 		var n int64
-		err := s.super.QueryRow(t.Context(), "select coalesce(sum(tuples_processed), 0) from pg_stat_progress_copy where relid = 'sink'::regclass").Scan(&n)
+		err := s.super.QueryRow(s.ctx, "select coalesce(sum(tuples_processed), 0) from pg_stat_progress_copy where relid = 'sink'::regclass").Scan(&n)
 		return err == nil && n == 100
 	})
 	s.served(t)
@@ -95,7 +97,7 @@ func TestFaultClientGoneMidCopyIn(t *testing.T) {
 
 	waitBackends(t, s.super, s.db, "gone-copy-in", 0, backendGone)
 	var rows int
-	if err := s.super.QueryRow(t.Context(), "select count(*) from sink").Scan(&rows); err != nil || rows != 0 {
+	if err := s.super.QueryRow(s.ctx, "select count(*) from sink").Scan(&rows); err != nil || rows != 0 {
 		t.Fatalf("rows committed by the crashed client's COPY: %d, %v; want 0", rows, err)
 	}
 	s.finish(t, leaks)
@@ -144,7 +146,7 @@ func TestFaultClientGoneMidCopyOut(t *testing.T) {
 func TestFaultClientGoneMidHold(t *testing.T) {
 	t.Parallel()
 	rs := newReviewSetup(t, 1, "60s")
-	ctx := t.Context()
+	ctx := faultContext(t, time.Minute)
 	super, err := rs.pg.Connect(ctx, rs.db)
 	if err != nil {
 		t.Fatal(err)

@@ -34,6 +34,23 @@ const (
 	settleDeadline = 15 * time.Second
 )
 
+// faultContext is the context of a fault test's client calls: it ends
+// after d, so that a call the gateway never answers fails the test instead
+// of hanging it, and when the test fails, a cleanup makes the test's
+// gateways print their goroutines (SIGQUIT; the stacks are in the log)
+// before they are stopped. Call it after starting the gateways.
+func faultContext(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(func() {
+		cancel()
+		if t.Failed() {
+			running.dumpStacks(t)
+		}
+	})
+	return ctx
+}
+
 // metricsClient scrapes /metrics on a fresh connection each time: a
 // kept-alive connection would hold a goroutine in the gateway.
 var metricsClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}

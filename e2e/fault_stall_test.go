@@ -77,7 +77,7 @@ func newStallSetup(t *testing.T, subject string) *stallSetup {
 func TestFaultStalledUpstream(t *testing.T) {
 	t.Parallel()
 	s := newStallSetup(t, "stall-bot")
-	ctx := t.Context()
+	ctx := faultContext(t, time.Minute)
 	leaks := s.g.leakCheck(t)
 
 	busy := connectApp(t, s.g, "app", s.token, "stall-busy", clientCancelDelay)
@@ -263,7 +263,7 @@ func sendCancel(t *testing.T, addr string, pid uint32, secret []byte) {
 func TestFaultStalledCopyIn(t *testing.T) {
 	t.Parallel()
 	s := newStallSetup(t, "stall-copier")
-	ctx := t.Context()
+	ctx := faultContext(t, time.Minute)
 	if _, err := s.super.Exec(ctx, "create table sink(line text); grant all on sink to public"); err != nil {
 		t.Fatal(err)
 	}

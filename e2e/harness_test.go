@@ -289,15 +289,14 @@ func startGateway(t *testing.T, cfg *sluiceConfig) *gateway {
 	g := &gateway{sluiceConfig: cfg, stdout: newOutBuffer(), stderr: newOutBuffer(), exited: make(chan struct{})}
 	g.cmd = exec.Command(sluiceBin, "serve", "--config", cfg.path)
 	g.cmd.Stdout, g.cmd.Stderr = g.stdout, g.stderr
-	dieWithTests(g.cmd)
-	if err := g.cmd.Start(); err != nil {
+	exited := func(err error) {
+		g.waitErr = err
+		close(g.exited)
+	}
+	if err := startWithTests(g.cmd, exited); err != nil {
 		t.Fatalf("start sluice serve: %v", err)
 	}
 	running.add(t, g)
-	go func() {
-		g.waitErr = g.cmd.Wait()
-		close(g.exited)
-	}()
 	t.Cleanup(func() {
 		running.remove(t, g)
 		if code, took := g.stop(); code != 0 {

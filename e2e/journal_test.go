@@ -231,6 +231,7 @@ func TestFaultJournalDiskFull(t *testing.T) {
 	t.Cleanup(func() { syscall.Unmount(jdir, syscall.MNT_DETACH) })
 
 	g := startGateway(t, cfg)
+	ctx = faultContext(t, time.Minute)
 	tok := cfg.issue("filler", "agents")
 	leaks := g.leakCheck(t)
 	conn := connect(t, g.pgAddr, "app", tok)

@@ -808,12 +808,10 @@ func TestConnectPsql(t *testing.T) {
 	cmd.Env = []string{"SLUICE_TOKEN=" + s.agent, "HOME=" + t.TempDir()}
 	stdout, stderr := newOutBuffer(), newOutBuffer()
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	dieWithTests(cmd)
-	if err := cmd.Start(); err != nil {
+	exited := make(chan error, 1)
+	if err := startWithTests(cmd, func(err error) { exited <- err }); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
 		select {

@@ -31,6 +31,7 @@ func TestFaultUpstreamRestart(t *testing.T) {
 		[]connSpec{{Name: "app", Address: pg.Addr(), Database: db, User: pg.SCRAMUser().Name, Password: pg.SCRAMUser().Password, ConnectTimeout: "5s"}},
 		[]policySpec{{Name: "agents", Subjects: []string{"group:agents"}, Connections: []string{"app"}}})
 	g := startGateway(t, cfg)
+	ctx = faultContext(t, time.Minute)
 	tok := cfg.issue("restart-bot", "agents")
 	leaks := g.leakCheck(t)
 
