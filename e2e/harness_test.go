@@ -92,9 +92,9 @@ type fileConfig struct {
 		ServiceTokens bool             `yaml:"service_tokens"`
 		OIDC          []map[string]any `yaml:"oidc,omitempty"`
 	} `yaml:"auth"`
-	Console map[string]any `yaml:"console,omitempty"`
-	Connections []connSpec   `yaml:"connections"`
-	Policies    []policySpec `yaml:"policies"`
+	Console     map[string]any `yaml:"console,omitempty"`
+	Connections []connSpec     `yaml:"connections"`
+	Policies    []policySpec   `yaml:"policies"`
 	Reviews     struct {
 		Validity string              `yaml:"validity,omitempty"`
 		Groups   map[string][]string `yaml:"groups,omitempty"`

@@ -23,7 +23,6 @@ import (
 	mcpsrv "github.com/sluicehq/sluice/internal/listener/mcp"
 )
 
-
 // The protocol versions the MCP endpoint is tested with: the two that
 // Claude Code speaks today (initialize handshake, sessions), the newest
 // with sessions, and the SDK's newest (stateless, "" picks it).

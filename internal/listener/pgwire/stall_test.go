@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -137,9 +138,12 @@ func TestCancelWhileUpstreamWriteIsStuck(t *testing.T) {
 	scancel()
 	select {
 	case err := <-serr:
+		// The client hears FATAL 08006, or, when the session ends while
+		// the driver is still writing COPY data, the closed connection.
 		var pe *pgconn.PgError
-		if !errors.As(err, &pe) || pe.Severity != "FATAL" || pe.Code != "08006" {
-			t.Fatalf("canceled COPY on a stalled upstream: %v, want FATAL 08006", err)
+		fatal := errors.As(err, &pe) && pe.Severity == "FATAL" && pe.Code == "08006"
+		if !fatal && (err == nil || !strings.Contains(err.Error(), "closed network connection") && !strings.Contains(err.Error(), "connection reset")) {
+			t.Fatalf("canceled COPY on a stalled upstream: %v, want FATAL 08006 or the connection closed", err)
 		}
 		if took := time.Since(start); took < 4*time.Second || took > 9*time.Second {
 			t.Fatalf("the stuck session ended %s after the cancel, want after the 5s cancel timeout", took)
