@@ -150,7 +150,10 @@ func (a *Archive) Export(ctx context.Context, from, to uint64) (uint64, error) {
 				return fmt.Errorf("ship records %d-%d: %w", c.FirstSeq, c.LastSeq, err)
 			}
 			a.mu.Lock()
-			a.covered = append(a.covered, span{c.FirstSeq, c.LastSeq})
+			// Kept in order of first seq: gaps walks it that way, and a
+			// re-ship fills holes before spans already listed.
+			i, _ := slices.BinarySearchFunc(a.covered, c.FirstSeq, func(sp span, first uint64) int { return compareUint(sp.first, first) })
+			a.covered = slices.Insert(a.covered, i, span{c.FirstSeq, c.LastSeq})
 			a.mu.Unlock()
 			return nil
 		})
