@@ -86,7 +86,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	d.read.SetMaxIdleConns(conns)
 
 	// The first connection sets WAL mode, which the file keeps from then on.
-	if err := d.write.PingContext(ctx); err != nil {
+	if err := d.ping(ctx); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("open state store %s: %w", abs, err)
 	}
@@ -137,4 +137,25 @@ func (d *DB) Close() error {
 	}
 	d.closed = true
 	return errors.Join(d.read.Close(), d.write.Close())
+}
+
+// ping opens the write connection. Switching a new file to WAL takes an
+// exclusive lock that SQLite's busy handler does not wait for, so a
+// process that opens the file at the same moment as another one gets
+// SQLITE_BUSY: it tries again, with backoff, for up to BusyTimeout.
+func (d *DB) ping(ctx context.Context) error {
+	deadline := time.Now().Add(BusyTimeout)
+	wait := 5 * time.Millisecond
+	for {
+		err := d.write.PingContext(ctx)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
