@@ -37,10 +37,20 @@ func TestUniqueName(t *testing.T) {
 
 func TestFreePort(t *testing.T) {
 	t.Parallel()
-	port := testkit.FreePort(t)
-	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-	if err != nil {
-		t.Fatalf("FreePort %d cannot be bound: %v", port, err)
+	// Another process may take a free port before the test binds it (test
+	// packages run in parallel), so one of a few ports must be bindable.
+	var errs []error
+	for range 5 {
+		port := testkit.FreePort(t)
+		if port <= 0 || port > 65535 {
+			t.Fatalf("FreePort returned %d", port)
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			l.Close()
+			return
+		}
+		errs = append(errs, err)
 	}
-	l.Close()
+	t.Fatalf("no port FreePort returned could be bound: %v", errs)
 }
