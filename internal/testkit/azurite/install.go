@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/testkit"
 )
 
 // Environment variables that steer where Azurite comes from.
@@ -56,7 +58,7 @@ func findOrInstall(ctx context.Context) (string, error) {
 
 func locate(ctx context.Context) (string, error) {
 	if p := os.Getenv(BinEnv); p != "" {
-		if !isExecutableFile(p) && !strings.HasSuffix(p, ".js") {
+		if !testkit.IsExecutable(p) && !strings.HasSuffix(p, ".js") {
 			return "", fmt.Errorf("%s=%s is not an executable file", BinEnv, p)
 		}
 		return p, nil
@@ -114,7 +116,7 @@ func stampIn(dir string) string { return filepath.Join(dir, ".sluice-installed")
 // does not count.
 func installed(dir string) bool {
 	b, err := os.ReadFile(stampIn(dir))
-	return err == nil && strings.TrimSpace(string(b)) == npmPackage && isExecutableFile(binIn(dir))
+	return err == nil && strings.TrimSpace(string(b)) == npmPackage && testkit.IsExecutable(binIn(dir))
 }
 
 // install runs npm install into dir under an exclusive file lock, unless
@@ -122,7 +124,7 @@ func installed(dir string) bool {
 func install(ctx context.Context, dir string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, installTimeout)
 	defer cancel()
-	unlock, err := lockDir(ctx, dir)
+	unlock, err := testkit.LockFile(ctx, filepath.Join(dir, ".lock"))
 	if err != nil {
 		return "", err
 	}
@@ -148,52 +150,13 @@ func install(ctx context.Context, dir string) (string, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("npm install %s into %s: %w\n%s", npmPackage, dir, err, out)
 	}
-	if !isExecutableFile(binIn(dir)) {
+	if !testkit.IsExecutable(binIn(dir)) {
 		return "", fmt.Errorf("npm install %s into %s: %s is missing afterwards", npmPackage, dir, binIn(dir))
 	}
 	if err := os.WriteFile(stampIn(dir), []byte(npmPackage+"\n"), 0o644); err != nil {
 		return "", err
 	}
 	return binIn(dir), nil
-}
-
-// lockDir takes an exclusive flock on dir/.lock, polling until ctx ends.
-// The lock goes away with the process, so a crashed install never blocks
-// the next one.
-func lockDir(ctx context.Context, dir string) (unlock func(), err error) {
-	name := filepath.Join(dir, ".lock")
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("lock Azurite install: %w", err)
-	}
-	backoff := 10 * time.Millisecond
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() {
-				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-				f.Close()
-			}, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", name, err)
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			f.Close()
-			return nil, fmt.Errorf("wait for another test binary's Azurite install (lock %s): %w", name, ctx.Err())
-		case <-t.C:
-		}
-		backoff = min(backoff*2, 500*time.Millisecond)
-	}
-}
-
-func isExecutableFile(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
 // command returns how to run the azurite-blob at bin: through node when it

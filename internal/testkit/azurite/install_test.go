@@ -1,44 +1,10 @@
 package azurite
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 )
-
-func TestLockDirExcludes(t *testing.T) {
-	dir := t.TempDir()
-	unlock, err := lockDir(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// flock locks belong to the open file, so a second open in this
-	// process contends like another test binary would.
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
-	defer cancel()
-	if _, err := lockDir(ctx, dir); err == nil {
-		t.Fatal("second lock taken while the first is held")
-	}
-	got := make(chan error, 1)
-	go func() {
-		u, err := lockDir(t.Context(), dir)
-		if err == nil {
-			u()
-		}
-		got <- err
-	}()
-	unlock()
-	select {
-	case err := <-got:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("waiter did not get the lock after unlock")
-	}
-}
 
 func TestInstalledNeedsStamp(t *testing.T) {
 	dir := t.TempDir()

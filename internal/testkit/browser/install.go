@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/testkit"
 )
 
 // Environment variables that steer where Chromium and Playwright come from.
@@ -82,12 +84,12 @@ func findOrInstall(ctx context.Context) (*tools, error) {
 // Debian's package if it is not there.
 func findChromium(ctx context.Context, log *[]string) (string, error) {
 	if p := os.Getenv(ChromiumEnv); p != "" {
-		if !isExecutableFile(p) {
+		if !testkit.IsExecutable(p) {
 			return "", fmt.Errorf("%s=%s is not an executable file", ChromiumEnv, p)
 		}
 		return p, nil
 	}
-	if isExecutableFile(DebianChromium) {
+	if testkit.IsExecutable(DebianChromium) {
 		return DebianChromium, nil
 	}
 	if err := aptInstall(ctx, log); err != nil {
@@ -95,7 +97,7 @@ func findChromium(ctx context.Context, log *[]string) (string, error) {
 			"install it with `apt-get install %s`, or set %s to a Chromium executable",
 			DebianChromium, err, strings.Join(aptPackages, " "), ChromiumEnv)
 	}
-	if !isExecutableFile(DebianChromium) {
+	if !testkit.IsExecutable(DebianChromium) {
 		return "", fmt.Errorf("apt-get installed chromium but %s is missing", DebianChromium)
 	}
 	return DebianChromium, nil
@@ -118,12 +120,12 @@ func aptInstall(ctx context.Context, log *[]string) error {
 	if err := os.MkdirAll(lockDir, 0o755); err != nil {
 		return err
 	}
-	unlock, err := lockFile(ctx, filepath.Join(lockDir, "apt.lock"))
+	unlock, err := testkit.LockFile(ctx, filepath.Join(lockDir, "apt.lock"))
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if isExecutableFile(DebianChromium) {
+	if testkit.IsExecutable(DebianChromium) {
 		return nil // another test binary installed it while we waited
 	}
 	start := time.Now()
@@ -216,7 +218,7 @@ func installed(dir string) bool {
 func npmInstall(ctx context.Context, dir string, log *[]string) error {
 	ctx, cancel := context.WithTimeout(ctx, installTimeout)
 	defer cancel()
-	unlock, err := lockFile(ctx, filepath.Join(dir, ".lock"))
+	unlock, err := testkit.LockFile(ctx, filepath.Join(dir, ".lock"))
 	if err != nil {
 		return err
 	}
@@ -250,44 +252,6 @@ func npmInstall(ctx context.Context, dir string, log *[]string) error {
 	}
 	*log = append(*log, fmt.Sprintf("npm install %s took %s", npmPackage, time.Since(start).Round(100*time.Millisecond)))
 	return nil
-}
-
-// lockFile takes an exclusive flock on name, polling until ctx ends. The
-// lock goes away with the process, so a crashed install never blocks the
-// next one.
-func lockFile(ctx context.Context, name string) (unlock func(), err error) {
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("lock for install: %w", err)
-	}
-	backoff := 10 * time.Millisecond
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() {
-				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-				f.Close()
-			}, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", name, err)
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			f.Close()
-			return nil, fmt.Errorf("wait for another test binary's install (lock %s): %w", name, ctx.Err())
-		case <-t.C:
-		}
-		backoff = min(backoff*2, 500*time.Millisecond)
-	}
-}
-
-func isExecutableFile(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
 // tail returns the last n lines of s.

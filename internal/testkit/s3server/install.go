@@ -2,14 +2,14 @@ package s3server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/testkit"
 )
 
 // Version is the release of the Versity S3 Gateway that Binary builds.
@@ -48,7 +48,7 @@ func Binary() (string, error) {
 
 func findOrBuild() (string, error) {
 	if p := os.Getenv(BinaryEnv); p != "" {
-		if !isExecutable(p) {
+		if !testkit.IsExecutable(p) {
 			return "", fmt.Errorf("%s=%s is not an executable file", BinaryEnv, p)
 		}
 		return p, nil
@@ -59,7 +59,7 @@ func findOrBuild() (string, error) {
 	}
 	dir := filepath.Join(cache, "sluice", "versitygw-"+Version)
 	bin := filepath.Join(dir, "versitygw")
-	if isExecutable(bin) {
+	if testkit.IsExecutable(bin) {
 		return bin, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -67,12 +67,12 @@ func findOrBuild() (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
-	unlock, err := lockFile(ctx, filepath.Join(dir, ".lock"))
+	unlock, err := testkit.LockFile(ctx, filepath.Join(dir, ".lock"))
 	if err != nil {
 		return "", err
 	}
 	defer unlock()
-	if isExecutable(bin) { // another test binary built it while we waited
+	if testkit.IsExecutable(bin) { // another test binary built it while we waited
 		return bin, nil
 	}
 	if err := build(ctx, dir, bin); err != nil {
@@ -112,44 +112,6 @@ func build(ctx context.Context, dir, bin string) error {
 		return fmt.Errorf("versitygw cache: %w", err)
 	}
 	return nil
-}
-
-// lockFile takes an exclusive lock on path, waiting until ctx is done. The
-// lock goes with the process, so a test binary that dies mid-build frees
-// it.
-func lockFile(ctx context.Context, path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("versitygw cache lock: %w", err)
-	}
-	backoff := 50 * time.Millisecond
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() {
-				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-				f.Close()
-			}, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("versitygw cache lock %s: %w", path, err)
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			f.Close()
-			return nil, fmt.Errorf("versitygw cache lock %s: another process held it for %s: %w", path, buildTimeout, ctx.Err())
-		case <-t.C:
-		}
-		backoff = min(backoff*2, time.Second)
-	}
-}
-
-func isExecutable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
 // tail returns the last n bytes of b.
