@@ -31,6 +31,7 @@ func main() {
 	flag.IntVar(&o.connects, "connects", 200, "sessions to open for the setup-time measurement")
 	flag.IntVar(&o.idle, "idle", 1000, "idle sessions to hold open for the memory measurement")
 	flag.IntVar(&o.bigMB, "big", 1024, "size in MB of the large result streamed through sluice")
+	flag.StringVar(&o.workloads, "workloads", "select-only,mixed", "pgbench workloads to run: select-only, mixed")
 	flag.BoolVar(&o.variants, "variants", false, "also measure gateways without rules and without masking, and the 100,000-row result")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -42,7 +43,7 @@ func main() {
 // options are the command's flags.
 type options struct {
 	duration                     time.Duration
-	clients                      string
+	clients, workloads           string
 	scale, connects, idle, bigMB int
 	variants                     bool
 }
@@ -128,6 +129,9 @@ func run(o options) error {
 	}
 	rep := &report{}
 	for _, w := range workloads {
+		if !slices.Contains(strings.Split(o.workloads, ","), strings.Fields(w.name)[0]) {
+			continue
+		}
 		for _, c := range clients {
 			// Targets take turns at each point, so that the machine's own
 			// drift spreads over all of them.

@@ -263,10 +263,16 @@ func (ix *Indexer) applyOne(b *IndexBatch) error {
 // Pending carries what NewIndexBatch needs from one batch to the next: the
 // allowed requests whose results it has not seen yet. The zero value is
 // empty and ready to use. It is not safe for concurrent use.
+//
+// It is one flat map rather than a map per session: a busy gateway adds
+// and takes a request for every statement, and a per-session map would be
+// made and dropped again for nearly each of them.
 type Pending struct {
-	bySession map[string]map[string]pendingRequest // session id -> request id ->
-	n         int
+	reqs map[pendingKey]pendingRequest
 }
+
+// pendingKey names a request within its session.
+type pendingKey struct{ session, id string }
 
 // pendingRequest is what a result's statement takes from its request's record.
 type pendingRequest struct {
@@ -278,7 +284,7 @@ type pendingRequest struct {
 }
 
 // Len returns the number of requests waiting for their results.
-func (p *Pending) Len() int { return p.n }
+func (p *Pending) Len() int { return len(p.reqs) }
 
 // NewIndexBatch turns events, in journal order, into one index update. It
 // does no I/O, so that the gateway's Indexer and a rebuild of the index from
@@ -389,44 +395,36 @@ func (p *Pending) add(session string, r pendingRequest) {
 	if p == nil {
 		return
 	}
-	if p.bySession == nil {
-		p.bySession = make(map[string]map[string]pendingRequest)
+	if p.reqs == nil {
+		p.reqs = make(map[pendingKey]pendingRequest)
 	}
-	reqs := p.bySession[session]
-	if reqs == nil {
-		reqs = make(map[string]pendingRequest)
-		p.bySession[session] = reqs
-	}
-	if _, ok := reqs[r.req.ID]; !ok {
-		p.n++
-	}
-	reqs[r.req.ID] = r
+	p.reqs[pendingKey{session, r.req.ID}] = r
 }
 
 func (p *Pending) take(session, id string) (pendingRequest, bool) {
 	if p == nil {
 		return pendingRequest{}, false
 	}
-	reqs := p.bySession[session]
-	r, ok := reqs[id]
-	if !ok {
-		return pendingRequest{}, false
+	k := pendingKey{session, id}
+	r, ok := p.reqs[k]
+	if ok {
+		delete(p.reqs, k)
 	}
-	p.n--
-	delete(reqs, id)
-	if len(reqs) == 0 {
-		delete(p.bySession, session)
-	}
-	return r, true
+	return r, ok
 }
 
-// dropSession forgets the pending requests of a session that ended.
+// dropSession forgets the pending requests of a session that ended. It
+// walks every pending request, which are few: those whose results are
+// still on their way and those held for review.
 func (p *Pending) dropSession(session string) {
 	if p == nil {
 		return
 	}
-	p.n -= len(p.bySession[session])
-	delete(p.bySession, session)
+	for k := range p.reqs {
+		if k.session == session {
+			delete(p.reqs, k)
+		}
+	}
 }
 
 // statement returns the statement record of req with the outcome res.

@@ -38,8 +38,9 @@ func (d *DB) ApplyIndex(ctx context.Context, b *store.IndexBatch) error {
 		ends[i] = []any{e.Reason, at, e.ID}
 	}
 	stmts := make([][]any, len(b.Statements))
+	groups := groupsMemo{}
 	for i, r := range b.Statements {
-		args, err := statementArgs(r)
+		args, err := statementArgs(r, groups)
 		if err != nil {
 			return fmt.Errorf("apply index: %w", err)
 		}
@@ -67,7 +68,7 @@ func (d *DB) ApplyIndex(ctx context.Context, b *store.IndexBatch) error {
             SET end_reason = CASE WHEN ended_at IS NULL THEN ? ELSE end_reason END,
                 ended_at = coalesce(ended_at, ?)
             WHERE id = ?`, ends, 2},
-		{"statement", insertStatement + ` ON CONFLICT (id) DO NOTHING`, stmts, 0},
+		{"statement", insertStatement + ` ON CONFLICT (session_id, id) DO NOTHING`, stmts, 0},
 	} {
 		if len(step.rows) == 0 {
 			continue

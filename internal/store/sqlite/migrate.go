@@ -38,6 +38,11 @@ func (d *DB) migrate(ctx context.Context) error {
 	if latest := migrate.Latest(ms); newest > latest {
 		return fmt.Errorf("schema version %d is newer than this sluice supports (%d): upgrade sluice", newest, latest)
 	}
+	if newest > 0 {
+		if err := d.checkReleased(ctx); err != nil {
+			return err
+		}
+	}
 	for _, m := range ms {
 		if m.Version <= newest {
 			continue
@@ -46,9 +51,14 @@ func (d *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("apply migration %s: %w", m, err)
 		}
 	}
-	// Before the first release, 0001_init was rewritten rather than
-	// followed by a migration; a file made by an earlier build lacks the
-	// index of the journal or the reviews.
+	return nil
+}
+
+// checkReleased refuses a file made by a pre-release build. Before the
+// first release, 0001_init was rewritten rather than followed by a
+// migration; such a file lacks the index of the journal or the reviews, and
+// later migrations cannot apply to it.
+func (d *DB) checkReleased(ctx context.Context) error {
 	var n int
 	if err := d.write.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master
         WHERE type = 'table' AND name IN ('index_state', 'reviews')`).Scan(&n); err != nil {

@@ -462,3 +462,7 @@ func TestProcessesWriteConcurrently(t *testing.T) {
 		t.Error("a child's session is missing")
 	}
 }
+
+func BenchmarkIndexer(b *testing.B) {
+	storetest.BenchIndexer(b, openTemp(b))
+}

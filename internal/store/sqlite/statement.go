@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -18,8 +19,10 @@ const statementColumns = `id, session_id, seq, text, params, class, decision, ru
 const insertStatement = `INSERT INTO statements (` + statementColumns + `)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-// statementArgs returns the values of r for statementColumns.
-func statementArgs(r *sluice.StatementRecord) ([]any, error) {
+// statementArgs returns the values of r for statementColumns. groups
+// remembers the encoding of each session's groups across calls; nil
+// encodes them every time.
+func statementArgs(r *sluice.StatementRecord, groups groupsMemo) ([]any, error) {
 	if r == nil {
 		return nil, errors.New("nil statement")
 	}
@@ -27,7 +30,7 @@ func statementArgs(r *sluice.StatementRecord) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("statement %q: params: %w", r.ID, err)
 	}
-	groups, err := encodeList(r.Groups)
+	groupNames, err := groups.encode(r.SessionID, r.Groups)
 	if err != nil {
 		return nil, fmt.Errorf("statement %q: groups: %w", r.ID, err)
 	}
@@ -44,8 +47,31 @@ func statementArgs(r *sluice.StatementRecord) ([]any, error) {
 		return nil, fmt.Errorf("statement %q: result seq: %w", r.ID, err)
 	}
 	return []any{r.ID, r.SessionID, r.Seq, r.Text, params, int64(r.Class), string(r.Decision), r.Rule, started,
-		int64(r.Duration), r.Rows, r.Tag, r.Status, r.Error, r.Subject, groups, r.Connection, reqSeq,
+		int64(r.Duration), r.Rows, r.Tag, r.Status, r.Error, r.Subject, groupNames, r.Connection, reqSeq,
 		resSeq, r.ReviewID}, nil
+}
+
+// groupsMemo maps a session id to the groups its last statement named and
+// their encoding: a session's statements name the same groups, so a batch
+// encodes them once per session rather than once per statement.
+type groupsMemo map[string]encodedGroups
+
+type encodedGroups struct {
+	groups []string
+	enc    any
+}
+
+// encode returns encodeList(groups), from the memo when the session's last
+// statement named the same groups.
+func (m groupsMemo) encode(session string, groups []string) (any, error) {
+	if e, ok := m[session]; ok && (e.groups == nil) == (groups == nil) && slices.Equal(e.groups, groups) {
+		return e.enc, nil
+	}
+	enc, err := encodeList(groups)
+	if err == nil && m != nil {
+		m[session] = encodedGroups{groups: groups, enc: enc}
+	}
+	return enc, err
 }
 
 // AddStatements records a batch of statements in one transaction: all of
@@ -82,7 +108,7 @@ func (d *DB) AddStatements(ctx context.Context, stmts []*sluice.StatementRecord)
 			}
 			known[r.SessionID] = true
 		}
-		args, err := statementArgs(r)
+		args, err := statementArgs(r, nil)
 		if err != nil {
 			return fmt.Errorf("add statements: %w", err)
 		}
