@@ -97,13 +97,14 @@ func run(o options) error {
 	}
 	defer full.stop()
 	direct := target{name: "direct", addr: pg.Addr(), user: role.Name, password: role.Password}
-	sluiceAll := target{name: "sluice (journal, rules, masking)", addr: full.addr, user: "bench", password: full.token}
+	sluiceAll := target{name: "sluice (journal, rules, masking)", addr: full.addr, user: "bench", password: full.token,
+		pid: full.pid()}
 	targets := []target{direct}
-	if addr, stop, err := startPgBouncer(pg.Addr(), role.Name, role.Password); err != nil {
+	if addr, pid, stop, err := startPgBouncer(pg.Addr(), role.Name, role.Password); err != nil {
 		fmt.Fprintln(os.Stderr, "skipping PgBouncer:", err)
 	} else {
 		defer stop()
-		targets = append(targets, target{name: "pgbouncer (session)", addr: addr, user: "bench", password: ""})
+		targets = append(targets, target{name: "pgbouncer (session)", addr: addr, user: "bench", password: "", pid: pid})
 	}
 	targets = append(targets, sluiceAll)
 	var variants []target
@@ -118,8 +119,8 @@ func run(o options) error {
 			return err
 		}
 		defer ruled.stop()
-		variants = []target{{name: "sluice (journal only)", addr: plain.addr, user: "bench", password: plain.token},
-			{name: "sluice (journal, rules)", addr: ruled.addr, user: "bench", password: ruled.token}}
+		variants = []target{{name: "sluice (journal only)", addr: plain.addr, user: "bench", password: plain.token, pid: plain.pid()},
+			{name: "sluice (journal, rules)", addr: ruled.addr, user: "bench", password: ruled.token, pid: ruled.pid()}}
 		targets = append(targets, variants...)
 	}
 
@@ -288,7 +289,12 @@ func readAddr(r interface{ Read([]byte) (int, error) }) (string, error) {
 	return "", fmt.Errorf("sluice exited before listening")
 }
 
-type target struct{ name, addr, user, password string }
+// target is what pgbench connects to; pid is the gateway's process, 0 for
+// PostgreSQL itself.
+type target struct {
+	name, addr, user, password string
+	pid                        int
+}
 
 func (t target) args() []string {
 	host, port, _ := strings.Cut(t.addr, ":")
@@ -305,6 +311,10 @@ func (t target) pgbench(dir string, args ...string) ([]byte, error) {
 type result struct {
 	tps      float64
 	p50, p99 time.Duration
+	// gatewayCPU and machineCPU are the CPU time per transaction of the
+	// gateway process and of the whole machine (every process and the
+	// kernel), from /proc.
+	gatewayCPU, machineCPU time.Duration
 }
 
 // row is a report line: the result and its ratio to direct.
@@ -314,7 +324,12 @@ func (r result) row(name, workload string, clients int, direct result) string {
 		ratio = fmt.Sprintf("%.0f%%", 100*r.tps/direct.tps)
 		added = (r.p50 - direct.p50).String()
 	}
-	return fmt.Sprintf("| %s | %d | %s | %.0f | %s | %s | %s | %s |", workload, clients, name, r.tps, ratio, r.p50, r.p99, added)
+	gw := ""
+	if r.gatewayCPU > 0 {
+		gw = fmt.Sprintf("%.1fµs", float64(r.gatewayCPU.Nanoseconds())/1000)
+	}
+	return fmt.Sprintf("| %s | %d | %s | %.0f | %s | %s | %s | %s | %.1fµs | %s |", workload, clients, name, r.tps, ratio,
+		r.p50, r.p99, added, float64(r.machineCPU.Nanoseconds())/1000, gw)
 }
 
 // bench runs a pgbench workload with per-transaction logging and reads
@@ -329,10 +344,12 @@ func (t target) bench(work string, w workload, clients int, d time.Duration) (re
 	// the load itself is what is measured, for every target alike.
 	args := append(slices.Clone(w.args), "-n", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 2)),
 		"-T", strconv.Itoa(int(d.Seconds())), "-l", "--log-prefix=tx")
+	gw0, machine0 := processCPU(t.pid), machineCPU()
 	out, err := t.pgbench(dir, args...)
 	if err != nil {
 		return result{}, fmt.Errorf("pgbench %s: %v\n%s", t.name, err, out)
 	}
+	gw, machine := processCPU(t.pid)-gw0, machineCPU()-machine0
 	var r result
 	for _, line := range strings.Split(string(out), "\n") {
 		if v, ok := strings.CutPrefix(line, "tps = "); ok {
@@ -341,6 +358,12 @@ func (t target) bench(work string, w workload, clients int, d time.Duration) (re
 		}
 		if strings.Contains(line, "failed transactions: ") && !strings.Contains(line, ": 0 ") {
 			return r, fmt.Errorf("pgbench %s: %s", t.name, line)
+		}
+	}
+	if txs := r.tps * d.Seconds(); txs > 0 {
+		r.machineCPU = time.Duration(float64(machine) / txs)
+		if t.pid != 0 {
+			r.gatewayCPU = time.Duration(float64(gw) / txs)
 		}
 	}
 	lat, err := readLatencies(dir)

@@ -21,8 +21,8 @@ func (r *report) print(o options) {
 	fmt.Printf("Machine: %s, %d CPUs (%s), %s, PostgreSQL on the same host.\n", host, runtime.NumCPU(), cpuModel(), runtime.Version())
 	fmt.Printf("Command: make bench (go run ./bench -T %s -clients %s -s %d -connects %d -idle %d -big %d)\n\n",
 		o.duration, o.clients, o.scale, o.connects, o.idle, o.bigMB)
-	fmt.Println("| workload | clients | target | TPS | of direct | latency p50 | p99 | added p50 |")
-	fmt.Println("|---|---:|---|---:|---:|---:|---:|---:|")
+	fmt.Println("| workload | clients | target | TPS | of direct | latency p50 | p99 | added p50 | machine CPU/tx | gateway CPU/tx |")
+	fmt.Println("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, row := range r.rows {
 		fmt.Println(row)
 	}

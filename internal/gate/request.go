@@ -69,7 +69,10 @@ func (s *Session) Begin(ctx context.Context, req *sluice.Request) (sluice.Decisi
 	d := s.gate.policy.Decide(s.policy, in)
 	// The approval binds to the statement as sent; everything recorded from
 	// here on (review, journal, index) sees it with its secrets masked.
-	hash := req.Hash()
+	var hash string
+	if d.Action == sluice.ActionReview {
+		hash = req.Hash()
+	}
 	s.maskStatement(req)
 	var rv *sluice.Review
 	if d.Action == sluice.ActionReview {
