@@ -72,20 +72,14 @@ func BenchmarkClassify(b *testing.B) {
 		})
 	})
 	// Simple protocol, a new constant every time (pgbench -S): the exact
-	// text misses, the normalized form hits.
+	// text misses, the shape key hits.
+	b.Run("cached-shape", func(b *testing.B) {
+		benchVarying(b, "SELECT abalance FROM pgbench_accounts WHERE aid = %d;")
+	})
+	// The same with a comment, which the shape key gives up on: the
+	// normalized form hits.
 	b.Run("cached-normalized", func(b *testing.B) {
-		texts := make([]string, 4096)
-		for i := range texts {
-			texts[i] = fmt.Sprintf("SELECT abalance FROM pgbench_accounts WHERE aid = %d;", 100000+i*7919)
-		}
-		c := NewCache(0)
-		c.Classify(texts[0])
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			c.Classify(texts[i%len(texts)])
-			i++
-		}
+		benchVarying(b, "/* app */ SELECT abalance FROM pgbench_accounts WHERE aid = %d;")
 	})
 	// The classifier's own walk over an already parsed tree.
 	for _, w := range []struct{ name, text string }{{"walk-simple", benchSimple}, {"walk-complex", benchComplex}} {
@@ -102,6 +96,14 @@ func BenchmarkClassify(b *testing.B) {
 			}
 		})
 	}
+	// The shape key's scanner by itself.
+	b.Run("shape-key", func(b *testing.B) {
+		var buf [256]byte
+		b.ReportAllocs()
+		for b.Loop() {
+			appendShapeKey(buf[:0], benchSimple)
+		}
+	})
 	// What pg_query costs by itself.
 	b.Run("pg_query-parse", func(b *testing.B) {
 		b.ReportAllocs()
@@ -121,4 +123,21 @@ func BenchmarkClassify(b *testing.B) {
 			_, _ = pg.Normalize(benchSimple)
 		}
 	})
+}
+
+// benchVarying classifies, through one cache, format filled in with a
+// different number each time.
+func benchVarying(b *testing.B, format string) {
+	texts := make([]string, 4096)
+	for i := range texts {
+		texts[i] = fmt.Sprintf(format, 100000+i*7919)
+	}
+	c := NewCache(0)
+	c.Classify(texts[0])
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		c.Classify(texts[i%len(texts)])
+		i++
+	}
 }

@@ -51,7 +51,7 @@ func checkNormalizedSound(t testing.TB, text string) int {
 		if err != nil || vn != norm {
 			continue
 		}
-		served := c.getNormalized(norm, v)
+		served := c.get(norm, normKey, v)
 		if served == nil {
 			t.Fatalf("%q: variant %q not served from the normalized entry", text, v)
 		}

@@ -24,9 +24,10 @@ func fuzzing() bool {
 // (checkInvariants: parse error means unknown, a pure read holds no
 // modifying node and calls only allow-listed functions, every parse-tree
 // node is visited, ...), that the cache agrees with a fresh
-// classification, and that a normalized-form cache hit is sound. When it
-// runs the seed corpus (not while fuzzing) it also runs every input
-// classified read against PostgreSQL in a read-only transaction.
+// classification, and that normalized-form and shape-key cache hits are
+// sound. When it runs the seed corpus (not while fuzzing) it also runs
+// every input classified read against PostgreSQL in a read-only
+// transaction.
 func FuzzClassify(f *testing.F) {
 	var checker *readOnlyChecker
 	if !fuzzing() {
@@ -42,6 +43,7 @@ func FuzzClassify(f *testing.F) {
 			t.Fatalf("%q: cache differs: %s", text, d)
 		}
 		checkNormalizedSound(t, text)
+		checkShapeSound(t, text)
 		if checker != nil {
 			checker.assertReadAccepted(t, a)
 		}
