@@ -110,6 +110,21 @@ func (e *Engine) Column(table, column string) *ColumnMasker {
 	return nil
 }
 
+// ColumnOfUnknownTable returns the masker for a column of a table that
+// could not be named (the catalog lookup failed): it fails closed, taking
+// the first column rule whose column pattern matches as if its table and
+// schema parts matched too, so that a rule for one table is never skipped
+// because sluice could not tell which table a column came from.
+func (e *Engine) ColumnOfUnknownTable(column string) *ColumnMasker {
+	column = strings.ToLower(column)
+	for i := range e.columns {
+		if glob(e.columns[i].column, column) {
+			return &ColumnMasker{e: e, rule: &e.columns[i]}
+		}
+	}
+	return e.Column("", column)
+}
+
 // HasColumnRules reports whether any column rule is configured: output
 // whose columns are unknown (COPY data) cannot honour them.
 func (e *Engine) HasColumnRules() bool { return len(e.columns) > 0 }

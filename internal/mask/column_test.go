@@ -184,3 +184,40 @@ func TestCustomDetectors(t *testing.T) {
 		t.Errorf("counts %v", c.Map())
 	}
 }
+
+// TestColumnOfUnknownTable checks that a column whose table could not be
+// named is masked by the first rule whose column part matches, whatever
+// table the rule names (fail closed), and by nothing when no rule's column
+// part matches.
+func TestColumnOfUnknownTable(t *testing.T) {
+	e, err := New(Config{Columns: []ColumnRule{
+		{Pattern: "crm.people.notes", Strategy: "redact"},
+		{Pattern: "users.email", Strategy: "partial"},
+		{Pattern: "*.email", Strategy: "redact"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Column("", "notes") != nil {
+		t.Fatal("an expression column named notes must not match a table rule")
+	}
+	for _, tc := range []struct {
+		column, rule string
+		strategy     Strategy
+	}{
+		{"notes", "crm.people.notes", Redact},
+		{"NOTES", "crm.people.notes", Redact},
+		{"email", "users.email", Partial},
+	} {
+		m := e.ColumnOfUnknownTable(tc.column)
+		if m == nil || m.Rule() != tc.rule || m.Strategy() != tc.strategy {
+			t.Errorf("%s: masker %+v, want rule %q (%v)", tc.column, m, tc.rule, tc.strategy)
+		}
+	}
+	if m := e.ColumnOfUnknownTable("name"); m != nil {
+		t.Errorf("name: masker %+v, want none", m)
+	}
+	if m := allDetectors(t).ColumnOfUnknownTable("name"); m == nil || m.Rule() != "" {
+		t.Error("detectors without rules: want a detector-only masker")
+	}
+}

@@ -246,17 +246,15 @@ func (e *Executor) describe(ctx context.Context, gs *gate.Session, rs *results, 
 	}
 	rs.maskers = make([]*mask.ColumnMasker, len(fields))
 	for i, f := range fields {
-		table := ""
-		if f.TableOID != 0 && e.Tables != nil {
-			name, err := e.Tables.TableName(ctx, gs.Info().Connection, f.TableOID)
-			if err != nil {
-				// Without the table name only column-name rules match;
-				// detectors still scan the values.
-				e.log().Warn("name a result table for masking", "session", gs.ID(), "oid", f.TableOID, "err", err)
-			}
-			table = name
+		if f.TableOID == 0 || e.Tables == nil {
+			rs.maskers[i] = rs.engine.Column("", f.Name)
+		} else if name, err := e.Tables.TableName(ctx, gs.Info().Connection, f.TableOID); err != nil {
+			e.log().Warn("name a result table for masking; masking as if every table rule applied", "session", gs.ID(),
+				"oid", f.TableOID, "err", err)
+			rs.maskers[i] = rs.engine.ColumnOfUnknownTable(f.Name)
+		} else {
+			rs.maskers[i] = rs.engine.Column(name, f.Name)
 		}
-		rs.maskers[i] = rs.engine.Column(table, f.Name)
 	}
 }
 

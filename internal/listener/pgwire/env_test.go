@@ -65,9 +65,16 @@ type envOptions struct {
 	capRows  int
 	capBytes int
 	masking  config.Masking
+	// catalog, when set, gives the table catalog its own targets and
+	// lookup timeout instead of the upstream targets.
+	catalog func(e *env) (pgup.Targets, time.Duration)
 }
 
 type envOption func(*envOptions)
+
+func withCatalog(f func(e *env) (pgup.Targets, time.Duration)) envOption {
+	return func(o *envOptions) { o.catalog = f }
+}
 
 func withTargets(f func(e *env) pgup.Targets) envOption {
 	return func(o *envOptions) { o.targets = f }
@@ -150,6 +157,12 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		}
 	}
 	catalog := pgup.NewCatalog(targets, time.Minute)
+	if o.catalog != nil {
+		var tg pgup.Targets
+		tg, timeout := o.catalog(e)
+		catalog = pgup.NewCatalog(tg, time.Minute)
+		catalog.Timeout = timeout
+	}
 	t.Cleanup(catalog.Close)
 	g := gate.New(pol, conns, e.rec, log)
 	if g.StatementMask, err = policy.StatementMask(o.masking); err != nil {

@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/testkit/faultproxy"
+	pgup "github.com/sluicehq/sluice/internal/upstream/postgres"
 )
 
 // maskEnv is a connection "app" whose agents get pii and secrets masked,
@@ -156,5 +161,49 @@ func TestMaskingCopyWithDetectors(t *testing.T) {
 	_, err := c.PgConn().CopyTo(ctx, &buf, "copy people to stdout (format binary)")
 	if pgCode(err) != "0A000" {
 		t.Fatalf("binary copy: %v", err)
+	}
+}
+
+// TestMaskingCatalogStalled checks that a table-qualified column rule still
+// masks when sluice cannot name the column's table: the catalog's network
+// is stalled, the lookup gives up after its timeout, and the column is
+// masked as if every table rule applied (fail closed), not passed through.
+func TestMaskingCatalogStalled(t *testing.T) {
+	var proxy *faultproxy.Proxy
+	e := newEnv(t, withMasking(config.Masking{
+		Rules: []config.MaskRule{{Columns: []string{"public.accounts.code"}, Strategy: "redact"}},
+	}), withPolicies(
+		config.Policy{Name: "agents", Subjects: []string{"group:agents"}, Connections: []string{"app"}},
+	), withCatalog(func(e *env) (pgup.Targets, time.Duration) {
+		proxy = faultproxy.Start(t, e.pg.Addr())
+		proxy.Stall()
+		tg := e.target(e.db, e.role)
+		host, port, _ := net.SplitHostPort(proxy.Addr())
+		p, _ := strconv.Atoi(port)
+		tg.Host, tg.Port = host, uint16(p)
+		return pgup.Targets{"app": tg}, 300 * time.Millisecond
+	}))
+	e.superExec(`create table accounts(id int, code text); insert into accounts values (1, 'XYZ-1234');
+		grant all on accounts to public`)
+	ctx := context.Background()
+	c := e.connect(ctx)
+	start := time.Now()
+	var code string
+	if err := c.QueryRow(ctx, "select code from accounts", pgx.QueryExecModeSimpleProtocol).Scan(&code); err != nil {
+		t.Fatal(err)
+	}
+	if code == "XYZ-1234" || !strings.HasPrefix(code, "[redacted") {
+		t.Fatalf("code = %q, want it masked by the table rule although the table could not be named", code)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the query took %s: the catalog lookup did not give up", d)
+	}
+	if !strings.Contains(e.logs.String(), "masking as if every table rule applied") {
+		t.Errorf("the gateway log does not say the table could not be named:\n%s", e.logs.String())
+	}
+	// Once the network heals, lookups work again and the rule still applies.
+	proxy.Resume()
+	if err := c.QueryRow(ctx, "select code from accounts", pgx.QueryExecModeSimpleProtocol).Scan(&code); err != nil || code == "XYZ-1234" {
+		t.Fatalf("after the network healed: %q, %v", code, err)
 	}
 }

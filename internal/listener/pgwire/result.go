@@ -27,17 +27,17 @@ func (s *session) newResult(ctx context.Context, cols []colDesc) *result {
 	}
 	r.maskers = make([]*mask.ColumnMasker, len(cols))
 	for i, c := range cols {
-		table := ""
-		if c.TableOID != 0 && s.srv.Tables != nil {
-			name, err := s.srv.Tables.TableName(ctx, s.gs.Info().Connection, c.TableOID)
-			if err != nil {
-				// Without the table name only column-name rules match;
-				// detectors still scan the values.
-				s.srv.Log.Warn("name a result table for masking", "session", s.gs.ID(), "oid", c.TableOID, "err", err)
-			}
-			table = name
+		var m *mask.ColumnMasker
+		if c.TableOID == 0 || s.srv.Tables == nil {
+			m = s.mask.Column("", c.Name)
+		} else if name, err := s.srv.Tables.TableName(ctx, s.gs.Info().Connection, c.TableOID); err != nil {
+			s.srv.Log.Warn("name a result table for masking; masking as if every table rule applied", "session", s.gs.ID(),
+				"oid", c.TableOID, "err", err)
+			m = s.mask.ColumnOfUnknownTable(c.Name)
+		} else {
+			m = s.mask.Column(name, c.Name)
 		}
-		if m := s.mask.Column(table, c.Name); m != nil {
+		if m != nil {
 			r.maskers[i], r.masking = m, true
 		}
 	}

@@ -11,11 +11,17 @@ import (
 
 // Catalog names the tables behind result columns. PostgreSQL describes a
 // column by its table's OID; masking rules name tables. Catalog looks the
-// OIDs up on a connection of its own per target and caches the answers. It
-// is safe for concurrent use.
+// OIDs up on a connection of its own per target and caches the answers.
+// Each lookup ends within Timeout, so a stalled network delays the results
+// that need it by that long at most; callers then mask as if the table
+// were any table (see mask.Engine.ColumnOfUnknownTable). It is safe for
+// concurrent use.
 type Catalog struct {
 	targets Targets
 	ttl     time.Duration
+	// Timeout bounds one lookup, connecting included (DefaultCatalogTimeout
+	// unless set before first use).
+	Timeout time.Duration
 
 	mu    sync.Mutex
 	names map[catalogKey]catalogEntry
@@ -33,9 +39,12 @@ type catalogEntry struct {
 	at   time.Time
 }
 
+// DefaultCatalogTimeout is a Catalog's Timeout unless set.
+const DefaultCatalogTimeout = 5 * time.Second
+
 // NewCatalog returns a catalog over targets; answers are kept for ttl.
 func NewCatalog(targets Targets, ttl time.Duration) *Catalog {
-	return &Catalog{targets: targets, ttl: ttl, names: map[catalogKey]catalogEntry{},
+	return &Catalog{targets: targets, ttl: ttl, Timeout: DefaultCatalogTimeout, names: map[catalogKey]catalogEntry{},
 		conns: map[string]*pgconn.PgConn{}, locks: map[string]*sync.Mutex{}}
 }
 
@@ -60,6 +69,8 @@ func (c *Catalog) TableName(ctx context.Context, conn string, oid uint32) (strin
 
 	lock.Lock()
 	defer lock.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
 	name, err := c.lookup(ctx, conn, oid)
 	if err != nil {
 		return "", err
@@ -96,7 +107,11 @@ func (c *Catalog) lookup(ctx context.Context, conn string, oid uint32) (string, 
 		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid`,
 		[][]byte{[]byte(fmt.Sprint(oid))}, nil, nil, nil).Read()
 	if res.Err != nil {
-		pc.Close(context.WithoutCancel(ctx))
+		// A new lookup opens a new connection; this one may be stalled, so
+		// its goodbye gets a second at most.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		pc.Close(cctx)
+		cancel()
 		return "", fmt.Errorf("look up table %d: %w", oid, res.Err)
 	}
 	if len(res.Rows) == 0 {
