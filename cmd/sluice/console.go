@@ -32,7 +32,7 @@ func mountConsole(ctx context.Context, mux *http.ServeMux, cfg *config.Config, s
 	auditors, _ := subjects(cfg.Audit.Auditors) // validated with the config
 	srv := &console.Server{Store: st, Reviews: reviews, JournalDir: journalDir(cfg), VerifierKey: j.VerifierKey(),
 		Auditors: auditors, Approvers: approvers(cfg), DevLogin: cfg.Console.DevLogin, SessionTTL: cfg.Console.SessionTTL.D(),
-		DataDir: cfg.DataDir, URL: cfg.Console.URL, Log: log}
+		IdleTimeout: cfg.Console.IdleTimeout.D(), DataDir: cfg.DataDir, URL: cfg.Console.URL, Log: log}
 	if len(runners) > 0 {
 		srv.Sinks = func() []console.SinkStatus {
 			out := make([]console.SinkStatus, 0, len(runners))

@@ -27,6 +27,10 @@ type Console struct {
 	// (an absolute timeout, not extended by use). Default 8h, between 5m
 	// and 24h.
 	SessionTTL Duration `yaml:"session_ttl"`
+	// IdleTimeout ends a login that opened no page and sent no form for
+	// this long; live updates and the inbox's automatic refreshes do not
+	// count as use. Default 30m, between 1m and session_ttl.
+	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
 // ConsoleOIDC is the console's OpenID Connect client: the authorization
@@ -64,7 +68,8 @@ func (o *ConsoleOIDC) Enabled() bool { return o.Issuer != "" }
 
 // Defaults of the console section.
 const (
-	DefaultConsoleSessionTTL = 8 * time.Hour
+	DefaultConsoleSessionTTL  = 8 * time.Hour
+	DefaultConsoleIdleTimeout = 30 * time.Minute
 )
 
 // DefaultConsoleScopes are the scopes the console asks for by default.
@@ -74,6 +79,9 @@ var DefaultConsoleScopes = []string{"openid", "profile", "email"}
 func (c *Console) applyDefaults() {
 	if c.SessionTTL == 0 {
 		c.SessionTTL = Duration(DefaultConsoleSessionTTL)
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = Duration(min(DefaultConsoleIdleTimeout, c.SessionTTL.D()))
 	}
 	if c.OIDC.Enabled() && len(c.OIDC.Scopes) == 0 {
 		c.OIDC.Scopes = slices.Clone(DefaultConsoleScopes)
@@ -107,6 +115,9 @@ func (c *Config) validateConsole(ps *Problems) {
 	con := &c.Console
 	if con.SessionTTL.D() < 5*time.Minute || con.SessionTTL.D() > 24*time.Hour {
 		ps.add("console.session_ttl", "must be between 5m and 24h")
+	}
+	if con.IdleTimeout.D() < time.Minute || con.IdleTimeout.D() > con.SessionTTL.D() {
+		ps.add("console.idle_timeout", "must be between 1m and console.session_ttl (%s)", con.SessionTTL.D())
 	}
 	if con.URL != "" {
 		u, err := url.Parse(con.URL)

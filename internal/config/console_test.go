@@ -18,7 +18,7 @@ func TestConsoleDefaults(t *testing.T) {
 	if len(ps) > 0 {
 		t.Fatal(ps)
 	}
-	if cfg.Console.SessionTTL.D() != 8*time.Hour || cfg.Console.OIDC.Enabled() || cfg.Console.DevLogin || cfg.Console.OIDC.Scopes != nil {
+	if cfg.Console.SessionTTL.D() != 8*time.Hour || cfg.Console.IdleTimeout.D() != 30*time.Minute || cfg.Console.OIDC.Enabled() || cfg.Console.DevLogin || cfg.Console.OIDC.Scopes != nil {
 		t.Fatalf("defaults: %+v", cfg.Console)
 	}
 	cfg, ps = Parse([]byte(consoleBase+`
@@ -73,6 +73,11 @@ func TestConsoleValidation(t *testing.T) {
 		{"listen: {postgres: \"127.0.0.1:5433\"}\nconsole: {dev_login: true}", []string{"console.dev_login"}},
 		{`console: {session_ttl: 1m}`, []string{"console.session_ttl"}},
 		{`console: {session_ttl: 48h}`, []string{"console.session_ttl"}},
+		{`console: {idle_timeout: 30s}`, []string{"console.idle_timeout"}},
+		{`console: {idle_timeout: 9h}`, []string{"console.idle_timeout"}},
+		{`console: {session_ttl: 1h, idle_timeout: 2h}`, []string{"console.idle_timeout"}},
+		{`console: {session_ttl: 10m}`, nil}, // the idle timeout defaults to at most the TTL
+		{`console: {idle_timeout: 2h}`, nil},
 		{`console: {url: "sluice.example.com"}`, []string{"console.url"}},
 		{`console: {oidc: {client_id: x}}`, []string{"console.oidc.issuer"}},
 		{`console: {oidc: {issuer: "http://idp.example.com", redirect_url: "https://s/console/callback"}}`,

@@ -115,6 +115,10 @@ type Server struct {
 	// SessionTTL is how long a login lasts, from login (absolute).
 	// Default 8h.
 	SessionTTL time.Duration
+	// IdleTimeout ends a login that has not been used for this long: no
+	// page opened and no form sent (live updates and the inbox's automatic
+	// refreshes are not use). Default 30m, capped by SessionTTL.
+	IdleTimeout time.Duration
 	// DataDir holds the cookie key (keys/console.key, created on first
 	// Open) and the record of logouts. Empty keeps a key in memory only,
 	// so that a restart logs everyone out (tests).
@@ -141,8 +145,9 @@ type Server struct {
 
 // Defaults of the Server's fields.
 const (
-	DefaultSessionTTL = 8 * time.Hour
-	DefaultPoll       = 300 * time.Millisecond
+	DefaultSessionTTL  = 8 * time.Hour
+	DefaultIdleTimeout = 30 * time.Minute
+	DefaultPoll        = 300 * time.Millisecond
 )
 
 // Open loads (or creates) the cookie key and the record of logouts.
@@ -211,6 +216,14 @@ func (s *Server) sessionTTL() time.Duration {
 		return s.SessionTTL
 	}
 	return DefaultSessionTTL
+}
+
+func (s *Server) idleTimeout() time.Duration {
+	d := s.IdleTimeout
+	if d <= 0 {
+		d = DefaultIdleTimeout
+	}
+	return min(d, s.sessionTTL())
 }
 
 func (s *Server) poll() time.Duration {
@@ -309,6 +322,7 @@ func (s *Server) page(h handler) http.Handler {
 		case !v.Access():
 			s.noAccess(w, r, v)
 		default:
+			s.touch(w, r, v.sess)
 			h(w, r, v)
 		}
 	})
@@ -367,6 +381,10 @@ func (s *Server) action(h handler, needAccess bool) http.Handler {
 		if needAccess && !v.Access() {
 			s.noAccess(w, r, v)
 			return
+		}
+		if needAccess {
+			// Logging out is not use: its handler deletes the cookie.
+			s.touch(w, r, v.sess)
 		}
 		h(w, r, v)
 	})

@@ -555,3 +555,79 @@ func TestSessionsEndWithTheirLoginMethod(t *testing.T) {
 		t.Fatalf("a development session outlived the development login: %d", p.StatusCode)
 	}
 }
+
+// sessionCookieSet reports whether p renewed the session cookie.
+func sessionCookieSet(p *page) bool {
+	for _, c := range p.Cookies() {
+		if c.Name == sessionCookie && c.Value != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// TestIdleTimeout checks that a login ends after IdleTimeout without use,
+// that opening pages renews it, and that the inbox's automatic refreshes
+// do not.
+func TestIdleTimeout(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser()
+	b.devLogin("alice", "dba")
+	loggedOut := func(p *page) bool {
+		return p.StatusCode == 303 && strings.HasPrefix(p.Header.Get("Location"), "/console/login")
+	}
+
+	// Pages within the idle timeout keep the login, renewing its cookie.
+	for _, at := range []time.Duration{20 * time.Minute, 45 * time.Minute, 70 * time.Minute} {
+		f.clock.off = at
+		p := b.get("/console/reviews")
+		if p.StatusCode != 200 || !sessionCookieSet(p) {
+			t.Fatalf("page at %s: %d, cookie renewed %v", at, p.StatusCode, sessionCookieSet(p))
+		}
+	}
+	// Within a minute of the last renewal, a page leaves the cookie alone.
+	f.clock.off = 70*time.Minute + 30*time.Second
+	if p := b.get("/console/reviews"); p.StatusCode != 200 || sessionCookieSet(p) {
+		t.Fatalf("page 30s after a renewal: %d, cookie renewed %v", p.StatusCode, sessionCookieSet(p))
+	}
+	// Automatic refreshes are not use: they neither renew nor keep the login.
+	f.clock.off = 90 * time.Minute
+	if p := b.get("/console/fragments/inbox"); p.StatusCode != 200 || sessionCookieSet(p) {
+		t.Fatalf("fragment: %d, cookie renewed %v", p.StatusCode, sessionCookieSet(p))
+	}
+	f.clock.off = 70*time.Minute + DefaultIdleTimeout + time.Second
+	if p := b.get("/console/fragments/inbox"); p.StatusCode != 401 {
+		t.Fatalf("fragment after the idle timeout: %d", p.StatusCode)
+	}
+	if p := b.get("/console/reviews"); !loggedOut(p) {
+		t.Fatalf("page after the idle timeout: %d %s", p.StatusCode, p.Header.Get("Location"))
+	}
+
+	// Use does not stretch the absolute expiry.
+	f.clock.off = 0
+	b3 := f.browser()
+	b3.devLogin("carol", "dba")
+	for at := 25 * time.Minute; at < DefaultSessionTTL; at += 25 * time.Minute {
+		f.clock.off = at
+		if p := b3.get("/console/reviews"); p.StatusCode != 200 {
+			t.Fatalf("page at %s, used every 25 minutes: %d", at, p.StatusCode)
+		}
+	}
+	f.clock.off = DefaultSessionTTL + time.Second
+	if p := b3.get("/console/reviews"); !loggedOut(p) {
+		t.Fatalf("page after the TTL of a login in use: %d %s", p.StatusCode, p.Header.Get("Location"))
+	}
+
+	// A login never used again ends at the idle timeout, not the TTL.
+	f.clock.off = 0
+	b2 := f.browser()
+	b2.devLogin("bob", "dba")
+	f.clock.off = DefaultIdleTimeout - time.Minute
+	if p := b2.get("/console/fragments/inbox"); p.StatusCode != 200 {
+		t.Fatalf("fragment before the idle timeout: %d", p.StatusCode)
+	}
+	f.clock.off = DefaultIdleTimeout + time.Second
+	if p := b2.get("/console/reviews"); !loggedOut(p) {
+		t.Fatalf("unused login after the idle timeout: %d %s", p.StatusCode, p.Header.Get("Location"))
+	}
+}

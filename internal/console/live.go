@@ -156,7 +156,7 @@ const heartbeat = 20 * time.Second
 // events is the live update stream (server-sent events) the inbox
 // subscribes to: an event "reviews" whose data is the pending reviews'
 // version, at once and whenever it changes. The stream ends when the
-// session expires or the console closes.
+// session expires or would end idle, or the console closes.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, v *viewer) {
 	ch, version, ok := s.live.subscribe(r.Context())
 	if !ok {
@@ -179,7 +179,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, v *viewer) {
 	if !send("retry: 2000\n\nevent: reviews\ndata: %s\n\n", version) {
 		return
 	}
-	expires := time.NewTimer(time.Until(time.Unix(v.sess.Expires, 0)))
+	// The stream is not use: it ends when the session would end idle,
+	// unless a page renewed it meanwhile (the page then reconnects).
+	expires := time.NewTimer(v.sess.deadline(s.idleTimeout()).Sub(s.now()))
 	defer expires.Stop()
 	beat := time.NewTicker(heartbeat)
 	defer beat.Stop()

@@ -108,3 +108,28 @@ func TestLiveNeedsSession(t *testing.T) {
 		t.Fatalf("events without a session: %d", p.StatusCode)
 	}
 }
+
+// TestLiveEndsWhenIdle checks that the live stream, which is not use,
+// ends when the session would end idle.
+func TestLiveEndsWhenIdle(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser()
+	b.devLogin("alice", "dba")
+	f.clock.off = DefaultIdleTimeout - 3*time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/console/events", nil)
+	resp, err := b.client.Do(req)
+	must(t, err)
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("events: %d", resp.StatusCode)
+	}
+	events := readEvents(bufio.NewReader(resp.Body))
+	if ev := next(t, events, time.Second); ev.name != "reviews" {
+		t.Fatalf("first event %+v", ev)
+	}
+	if ev := next(t, events, 5*time.Second); ev.name != "expired" {
+		t.Fatalf("event %+v, want expired at the idle deadline", ev)
+	}
+}

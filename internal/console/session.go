@@ -17,8 +17,9 @@ import (
 )
 
 // session is what the console's session cookie carries, encrypted: who
-// logged in, how, and until when. The cookie is the whole session; the
-// server keeps only the ids of sessions that logged out (logouts).
+// logged in, how, until when, and when it was last used. The cookie is the
+// whole session; the server keeps only the ids of sessions that logged out
+// (logouts).
 type session struct {
 	ID      string   `json:"sid"`
 	Subject string   `json:"sub"`
@@ -28,6 +29,15 @@ type session struct {
 	Dev     bool     `json:"dev,omitempty"`
 	Issued  int64    `json:"iat"`
 	Expires int64    `json:"exp"`
+	// Seen is when a page or form last used the session (unix seconds).
+	Seen int64 `json:"seen"`
+}
+
+// deadline returns when the session ends unless it is used again: at its
+// absolute expiry, or idle after its last use.
+func (s *session) deadline(idle time.Duration) time.Time {
+	seen := max(s.Seen, s.Issued)
+	return time.Unix(min(s.Expires, seen+int64(idle/time.Second)), 0)
 }
 
 // identity is the session's person as the review flow and the roles see
@@ -100,7 +110,7 @@ func (s *Server) currentSession(r *http.Request) *session {
 	if err := s.sealer.open("session", c.Value, &sess); err != nil || len(sess.ID) < 16 || sess.Subject == "" {
 		return nil
 	}
-	if !s.now().Before(time.Unix(sess.Expires, 0)) || s.logouts.has(sess.ID) {
+	if !s.now().Before(sess.deadline(s.idleTimeout())) || s.logouts.has(sess.ID) {
 		return nil
 	}
 	// A session lives only as long as the way it logged in is configured:
@@ -116,7 +126,31 @@ func (s *Server) currentSession(r *http.Request) *session {
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, id *sluice.Identity, dev bool) error {
 	now := s.now()
 	sess := &session{ID: randomID(18), Subject: id.Subject, Name: id.Name, Groups: s.relevantGroups(id.Groups),
-		Issuer: id.Issuer, Dev: dev, Issued: now.Unix(), Expires: now.Add(s.sessionTTL()).Unix()}
+		Issuer: id.Issuer, Dev: dev, Issued: now.Unix(), Expires: now.Add(s.sessionTTL()).Unix(), Seen: now.Unix()}
+	return s.writeSession(w, r, sess)
+}
+
+// touchEvery is how stale a session's Seen may get before a use renews
+// the cookie; renewing on every request would rewrite it on every click.
+const touchEvery = time.Minute
+
+// touch records a use of sess: a page opened or a form sent. It renews the
+// cookie when Seen is older than touchEvery, which moves the idle deadline;
+// the absolute expiry stays.
+func (s *Server) touch(w http.ResponseWriter, r *http.Request, sess *session) {
+	now := s.now()
+	if now.Sub(time.Unix(max(sess.Seen, sess.Issued), 0)) < touchEvery {
+		return
+	}
+	renewed := *sess
+	renewed.Seen = now.Unix()
+	if err := s.writeSession(w, r, &renewed); err != nil {
+		s.log().Warn("renew console session", "err", err)
+	}
+}
+
+// writeSession seals sess into the session cookie.
+func (s *Server) writeSession(w http.ResponseWriter, r *http.Request, sess *session) error {
 	v, err := s.sealer.seal("session", sess)
 	if err != nil {
 		return err
