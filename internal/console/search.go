@@ -18,6 +18,8 @@ type searchData struct {
 	Searched   bool
 	Statements []*sluice.StatementRecord
 	Limit      int
+	// Older links to the next page, older statements, when this one is full.
+	Older string
 }
 
 // Checked reports whether the form asked for class c.
@@ -62,6 +64,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, v *viewer) {
 		if d.Statements, err = s.Store.SearchStatements(r.Context(), f); err != nil {
 			s.storeFailed(w, r, v, "search statements", err)
 			return
+		}
+		if n := len(d.Statements); n == f.Limit {
+			d.Older = olderLink("/console/search", q, f.Since, d.Statements[n-1].StartedAt, d.Statements[0].StartedAt)
 		}
 	}
 	s.render(w, r, http.StatusOK, "search", p)

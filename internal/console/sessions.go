@@ -23,6 +23,8 @@ type sessionsData struct {
 	Form     url.Values
 	Sessions []*sluice.Session
 	Limit    int
+	// Older links to the next page, older sessions, when this one is full.
+	Older string
 }
 
 // sessions lists sessions with the admin API's filters.
@@ -42,6 +44,9 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request, v *viewer) {
 	if d.Sessions, err = s.Store.ListSessions(r.Context(), f); err != nil {
 		s.storeFailed(w, r, v, "list sessions", err)
 		return
+	}
+	if n := len(d.Sessions); n == f.Limit {
+		d.Older = olderLink("/console/sessions", q, f.Since, d.Sessions[n-1].StartedAt, d.Sessions[0].StartedAt)
 	}
 	s.render(w, r, http.StatusOK, "sessions", p)
 }
@@ -63,6 +68,27 @@ func parseBounds(q url.Values, now time.Time) (since, until time.Time, limit int
 		}
 	}
 	return since, until, limit, nil
+}
+
+// olderLink returns the link to the page after a full page of results,
+// newest first, whose oldest and newest start times are given: the same
+// filters with until just after the oldest, so that rows sharing that
+// start time are shown again rather than skipped, and since made absolute.
+// It returns "" when the whole page shares one start time (the link would
+// show the same page again).
+func olderLink(path string, q url.Values, since, oldest, newest time.Time) string {
+	if oldest.IsZero() || oldest.Equal(newest) {
+		return ""
+	}
+	next := url.Values{}
+	for k, vs := range q {
+		next[k] = vs
+	}
+	next.Set("until", oldest.Add(time.Nanosecond).UTC().Format(time.RFC3339Nano))
+	if !since.IsZero() {
+		next.Set("since", since.UTC().Format(time.RFC3339Nano))
+	}
+	return path + "?" + next.Encode()
 }
 
 func parseWhen(s string, now time.Time) (time.Time, error) {

@@ -1,10 +1,15 @@
 package console
 
 import (
+	"context"
+	"fmt"
+	"html"
+	"regexp"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/store"
 )
 
 func TestBuildTimelineReviewHold(t *testing.T) {
@@ -35,5 +40,76 @@ func TestBuildTimelineReviewHold(t *testing.T) {
 	}
 	if tl.Entries[0].Marker == nil || tl.Entries[2].Marker == nil || tl.Entries[2].Marker.Event.Seq != 7 || tl.Entries[3].Marker.Event.Seq != 8 {
 		t.Fatalf("markers %+v", tl.Entries)
+	}
+}
+
+// TestOlderPages pages through search results and sessions three at a
+// time: every row is reached, newest first, and rows that share a start
+// time with a page's last row are shown again rather than skipped.
+func TestOlderPages(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	b := &store.IndexBatch{}
+	var want []string
+	for i := range 8 {
+		at := t0.Add(time.Duration(i) * time.Second)
+		if i == 5 {
+			at = t0.Add(4 * time.Second) // shares its start with row 4
+		}
+		sid := fmt.Sprintf("20260301T1200%02d-page%02d", i, i)
+		b.Sessions = append(b.Sessions, &sluice.Session{ID: sid, Identity: sluice.Identity{Subject: "pager"},
+			Connection: "shop", Protocol: sluice.ProtoPostgres, StartedAt: at})
+		b.Statements = append(b.Statements, &sluice.StatementRecord{ID: sid + "/1", SessionID: sid, Seq: 1,
+			Text: fmt.Sprintf("select %d", i), StartedAt: at, Subject: "pager", Connection: "shop",
+			Decision: sluice.ActionAllow, Status: sluice.StatusOK})
+		want = append(want, sid)
+	}
+	must(t, f.store.ApplyIndex(ctx, b))
+	br := f.browser()
+	br.devLogin("sam", "security")
+	rowID := regexp.MustCompile(`data-testid="(?:search|session)-row" data-session-id="([^"]+)"`)
+	older := regexp.MustCompile(`href="([^"]+)" rel="next" data-testid="older-link"`)
+	for _, start := range []string{"/console/search?subject=pager&limit=3", "/console/sessions?subject=pager&limit=3"} {
+		seen := map[string]int{}
+		var order []string
+		next, pages := start, 0
+		for next != "" {
+			pages++
+			if pages > 10 {
+				t.Fatalf("%s: more than 10 pages", start)
+			}
+			p := br.get(html.UnescapeString(next))
+			if p.StatusCode != 200 {
+				t.Fatalf("%s: %d\n%s", next, p.StatusCode, p.Body)
+			}
+			for _, m := range rowID.FindAllStringSubmatch(p.Body, -1) {
+				if seen[m[1]] == 0 {
+					order = append(order, m[1])
+				}
+				seen[m[1]]++
+			}
+			next = ""
+			if m := older.FindStringSubmatch(p.Body); m != nil {
+				next = m[1]
+			}
+		}
+		// Newest first: the reverse of want, where rows 4 and 5 share
+		// their start time and may come in either order.
+		var rev []string
+		for i := len(want) - 1; i >= 0; i-- {
+			rev = append(rev, want[i])
+		}
+		if len(order) != len(want) {
+			t.Fatalf("%s: reached %v in %d pages, want all of %v", start, order, pages, rev)
+		}
+		for i := range order {
+			if order[i] != rev[i] && !(i == 2 || i == 3) {
+				t.Errorf("%s: row %d is %s, want %s (order %v)", start, i, order[i], rev[i], order)
+			}
+		}
+		if pages < 3 {
+			t.Errorf("%s: %d pages for 8 rows three at a time", start, pages)
+		}
 	}
 }
