@@ -135,3 +135,40 @@ func readEvent(t *testing.T, br *bufio.Reader) string {
 }
 
 func jsonValid(s string) bool { return json.Valid([]byte(s)) }
+
+// TestProxyMasksTextAcrossLines checks the text masking of what spans the
+// units it streams: a PEM private key over several lines is masked whole,
+// and a token that straddles the 64 KiB piece boundary of a long line is
+// still found.
+func TestProxyMasksTextAcrossLines(t *testing.T) {
+	const pemBody1, pemBody2 = "MIIEpAIBAAKCAQEA7bq98v2Pk0ZQ", "q1w2e3r4t5y6u7i8o9p0=="
+	// The token starts 20 bytes before the end of the first 64 KiB piece.
+	filler := strings.Repeat("lorem ", 10919) + "a "
+	long := filler + ghToken + " tail"
+	if len(filler) != 64<<10-20 {
+		t.Fatalf("filler of %d bytes", len(filler))
+	}
+	s := newSetup(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		switch r.URL.Path {
+		case "/pem":
+			fmt.Fprintf(w, "config:\n-----BEGIN RSA PRIVATE KEY-----\n%s\n%s\n-----END RSA PRIVATE KEY-----\ndone\n", pemBody1, pemBody2)
+		case "/long":
+			fmt.Fprintf(w, "%s\nlast line\n", long)
+		}
+	}, maskOptions())
+	st, _, body := s.do(t, "GET", "/proxy/api/pem", "")
+	if st != 200 || strings.Contains(body, pemBody1) || strings.Contains(body, pemBody2) ||
+		!strings.HasPrefix(body, "config:\n") || !strings.HasSuffix(body, "\ndone\n") {
+		t.Errorf("pem: %d %q", st, body)
+	}
+	st, _, body = s.do(t, "GET", "/proxy/api/long", "")
+	if st != 200 || strings.Contains(body, ghToken) || !strings.HasSuffix(body, " tail\nlast line\n") ||
+		!strings.HasPrefix(body, "lorem lorem ") {
+		t.Errorf("long line: %d, token in body %v, %d bytes, ends %q", st, strings.Contains(body, ghToken), len(body), body[max(0, len(body)-40):])
+	}
+	evs := s.results(t, 2)
+	if evs[0].Result.Masked["pem_private_key"] != 1 || evs[1].Result.Masked["github_token"] != 1 {
+		t.Errorf("masked counts %v, %v", evs[0].Result.Masked, evs[1].Result.Masked)
+	}
+}

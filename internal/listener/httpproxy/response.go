@@ -305,16 +305,33 @@ func (st *stream) fail(resp *http.Response, err error) error {
 	return err
 }
 
-// text masks and streams a text body line by line.
+// text masks and streams a text body line by line. Two things span
+// lines, and are held back until they are whole so that the detectors see
+// them at once: a PEM private key block (from its BEGIN line to its END
+// line, up to maxLine), and the word a long line's 64 KiB piece ends in
+// (the piece is sent up to its last blank and the rest goes with the
+// next).
 func (st *stream) text(resp *http.Response) error {
 	st.start(resp, false)
 	br := bufio.NewReaderSize(resp.Body, maxLine)
+	var unit []byte // read and not yet sent
 	for {
 		line, rerr := br.ReadSlice('\n')
-		if len(line) > 0 {
-			if err := st.send(line, st.maskText); err != nil {
+		unit = append(unit, line...)
+		full := errors.Is(rerr, bufio.ErrBufferFull)
+		n := len(unit) // how much of unit to send now
+		switch {
+		case rerr == io.EOF:
+		case openPEM(unit) && len(unit) < maxLine:
+			n = 0
+		case full:
+			n = afterLastBlank(unit)
+		}
+		if n > 0 {
+			if err := st.send(unit[:n], st.maskText); err != nil {
 				return err
 			}
+			unit = append(unit[:0], unit[n:]...)
 			if br.Buffered() == 0 {
 				if err := st.flush(); err != nil {
 					return err
@@ -322,13 +339,30 @@ func (st *stream) text(resp *http.Response) error {
 			}
 		}
 		switch {
-		case rerr == nil, errors.Is(rerr, bufio.ErrBufferFull):
+		case rerr == nil, full:
 		case rerr == io.EOF:
 			return st.flush()
 		default:
 			return fmt.Errorf("reading the upstream response: %w", rerr)
 		}
 	}
+}
+
+// openPEM reports whether b holds the BEGIN line of a PEM private key
+// whose END line has not come yet.
+func openPEM(b []byte) bool {
+	begin := bytes.LastIndex(b, []byte("-----BEGIN "))
+	return begin >= 0 && bytes.Contains(b[begin:], []byte("PRIVATE KEY")) && !bytes.Contains(b[begin:], []byte("-----END "))
+}
+
+// afterLastBlank returns the length of b up to and including its last
+// space or tab, or len(b) when it has none (a word as long as the piece is
+// sent as it is).
+func afterLastBlank(b []byte) int {
+	if i := bytes.LastIndexAny(b, " \t"); i >= 0 {
+		return i + 1
+	}
+	return len(b)
 }
 
 // binary sends a body that cannot be masked: to an exempt agent as it is
