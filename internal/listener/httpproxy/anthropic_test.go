@@ -164,3 +164,46 @@ func TestAnthropicBudget(t *testing.T) {
 		t.Errorf("usage store down: %d %s", st, body)
 	}
 }
+
+// TestAnthropicBudgetInFlight checks that requests in flight count against
+// the budget at what they may use: two concurrent requests fit a budget of
+// 1000 tokens at max_tokens 600, a third while they run is refused, and
+// once they report their usage (120 each) a fourth is admitted.
+func TestAnthropicBudgetInFlight(t *testing.T) {
+	arrived, hold := make(chan struct{}, 4), make(chan struct{})
+	messages := fakeMessages(t)
+	s := newSetup(t, func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-hold
+		messages(w, r)
+	}, anthropicOptions(1000))
+	msg := `{"model":"claude-test","max_tokens":600,"messages":[{"role":"user","content":"hi"}]}`
+	status := make(chan int, 2)
+	for range 2 {
+		go func() {
+			st, _ := s.post(t, "/v1/messages", msg)
+			status <- st
+		}()
+		<-arrived // in flight at the upstream
+	}
+	st, body := s.post(t, "/v1/messages", msg)
+	if st != http.StatusTooManyRequests || !strings.Contains(body, "bot used 0 of 1000 tokens") ||
+		!strings.Contains(body, "requests in flight may use") {
+		t.Errorf("third request while two run: %d %s", st, body)
+	}
+	close(hold)
+	for range 2 {
+		if st := <-status; st != 200 {
+			t.Errorf("a request in flight ended with %d", st)
+		}
+	}
+	if st, body := s.post(t, "/v1/messages", msg); st != 200 {
+		t.Errorf("after the two reported 240 tokens: %d %s", st, body)
+	}
+	if got := s.usage.total(); got != 360 {
+		t.Errorf("usage %d, want 360", got)
+	}
+	if n := len(s.up.requests()); n != 3 {
+		t.Errorf("the upstream saw %d requests, want 3", n)
+	}
+}

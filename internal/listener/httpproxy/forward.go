@@ -109,12 +109,16 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, c *caller, cn *Co
 	}()
 	budget := cn.Anthropic && strings.TrimSuffix(rest, "/") == "/v1/messages"
 	if budget {
-		if err := s.checkBudget(ctx, c, cn); err != nil {
+		release, err := s.reserveBudget(ctx, c, cn, body)
+		if err != nil {
 			e := sluice.AsError(err)
 			res.Status, res.Error = sluice.StatusDenied, e.Message
 			writeError(w, cn, e)
 			return
 		}
+		// Deferred before the usage is added below, so it runs after:
+		// the tokens are counted in the store before the reservation goes.
+		defer release()
 	}
 	oreq, err := http.NewRequestWithContext(ctx, r.Method, target.String(), bytes.NewReader(body))
 	if err != nil {
@@ -206,23 +210,35 @@ func cutUTF8(b []byte, n int) []byte {
 // day is today's date in UTC, the key of daily budgets.
 func (s *Server) day() string { return s.Now().UTC().Format("2006-01-02") }
 
-// checkBudget refuses a Claude API request of a subject whose daily
-// budget is used up.
-func (s *Server) checkBudget(ctx context.Context, c *caller, cn *Conn) error {
+// reserveBudget admits a Claude API request of a subject whose daily
+// budget is not used up, counting the requests of the subject still in
+// flight at what they may use (reservations), so that concurrent requests
+// cannot all pass a check that sees none of them: the budget can be
+// exceeded by at most the last request admitted. The caller calls release
+// once the request's usage is in the store.
+func (s *Server) reserveBudget(ctx context.Context, c *caller, cn *Conn, body []byte) (release func(), err error) {
 	limit := cn.budget(c.id)
 	if limit <= 0 || s.Usage == nil {
-		return nil
+		return func() {}, nil
 	}
-	used, err := s.Usage.Usage(ctx, c.id.Subject, cn.Name, s.day())
+	day := s.day()
+	used, err := s.Usage.Usage(ctx, c.id.Subject, cn.Name, day)
 	if err != nil {
-		return sluice.Errorf(sluice.EUnavailable, "sluice cannot check your token budget now; try again later").WithCause(err)
+		return nil, sluice.Errorf(sluice.EUnavailable, "sluice cannot check your token budget now; try again later").WithCause(err)
 	}
-	if used >= limit {
-		return &sluice.Error{Code: sluice.ETooMany, Message: fmt.Sprintf(
-			"daily token budget exhausted: %s used %d of %d tokens on connection %s today (UTC)", c.id.Subject, used, limit, cn.Name),
+	key := budgetKey{subject: c.id.Subject, connection: cn.Name, day: day}
+	inFlight, ok := s.budgets.reserve(key, used, limit, estimateTokens(body))
+	if !ok {
+		msg := fmt.Sprintf("daily token budget exhausted: %s used %d of %d tokens on connection %s today (UTC)",
+			c.id.Subject, used, limit, cn.Name)
+		if inFlight > 0 {
+			msg += fmt.Sprintf(", and requests in flight may use %d more", inFlight)
+		}
+		return nil, &sluice.Error{Code: sluice.ETooMany, Message: msg,
 			Hint: "the budget resets at 00:00 UTC; ask an operator to raise it in the connection's budgets"}
 	}
-	return nil
+	est := estimateTokens(body)
+	return func() { s.budgets.release(key, est) }, nil
 }
 
 // budget returns the daily token cap for id, 0 when none applies.

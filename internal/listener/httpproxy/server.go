@@ -89,6 +89,7 @@ type Server struct {
 	sessions map[sessionKey]*session
 	stop     chan struct{}
 	reaper   sync.WaitGroup
+	budgets  reservations
 }
 
 func (s *Server) init() {
