@@ -227,7 +227,8 @@ func (s *Server) reserveBudget(ctx context.Context, c *caller, cn *Conn, body []
 		return nil, sluice.Errorf(sluice.EUnavailable, "sluice cannot check your token budget now; try again later").WithCause(err)
 	}
 	key := budgetKey{subject: c.id.Subject, connection: cn.Name, day: day}
-	inFlight, ok := s.budgets.reserve(key, used, limit, estimateTokens(body))
+	est := estimateTokens(body)
+	inFlight, ok := s.budgets.reserve(key, used, limit, est)
 	if !ok {
 		msg := fmt.Sprintf("daily token budget exhausted: %s used %d of %d tokens on connection %s today (UTC)",
 			c.id.Subject, used, limit, cn.Name)
@@ -237,7 +238,6 @@ func (s *Server) reserveBudget(ctx context.Context, c *caller, cn *Conn, body []
 		return nil, &sluice.Error{Code: sluice.ETooMany, Message: msg,
 			Hint: "the budget resets at 00:00 UTC; ask an operator to raise it in the connection's budgets"}
 	}
-	est := estimateTokens(body)
 	return func() { s.budgets.release(key, est) }, nil
 }
 
