@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -32,6 +33,7 @@ func main() {
 	flag.IntVar(&o.idle, "idle", 1000, "idle sessions to hold open for the memory measurement")
 	flag.IntVar(&o.bigMB, "big", 1024, "size in MB of the large result streamed through sluice")
 	flag.StringVar(&o.workloads, "workloads", "select-only,mixed", "pgbench workloads to run: select-only, mixed")
+	flag.BoolVar(&o.pin, "pin", false, "pin PostgreSQL and pgbench to CPU 0 and the gateways to CPU 1 (a gateway with a core of its own)")
 	flag.BoolVar(&o.variants, "variants", false, "also measure gateways without rules and without masking, and the 100,000-row result")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -45,7 +47,7 @@ type options struct {
 	duration                     time.Duration
 	clients, workloads           string
 	scale, connects, idle, bigMB int
-	variants                     bool
+	variants, pin                bool
 }
 
 // workload is one pgbench load.
@@ -72,6 +74,15 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	if o.pin {
+		if runtime.NumCPU() < 2 {
+			return fmt.Errorf("-pin needs two CPUs or more")
+		}
+		pin = pinning{db: "0", gateway: "1"}
+		if n := runtime.NumCPU(); n > 2 {
+			pin.gateway = "1-" + strconv.Itoa(n-1)
+		}
+	}
 
 	fmt.Fprintln(os.Stderr, "starting PostgreSQL...")
 	pg, err := testkit.Start(ctx, testkit.Options{MaxConnections: o.idle + 200})
@@ -79,6 +90,15 @@ func run(o options) error {
 		return err
 	}
 	defer pg.Stop()
+	if o.pin {
+		pid, err := postmasterPID(pg.DataDir())
+		if err != nil {
+			return err
+		}
+		if err := pinTree(pid, pin.db); err != nil {
+			return err
+		}
+	}
 	if err := pg.CreateDatabase(ctx, "bench"); err != nil {
 		return err
 	}
@@ -259,7 +279,7 @@ log: {level: warn}
 	if err != nil {
 		return nil, fmt.Errorf("token issue: %w", err)
 	}
-	srv := exec.Command(bin, "serve", "--config", cfgPath)
+	srv := pin.command(pin.gateway, bin, "serve", "--config", cfgPath)
 	srv.Env = os.Environ() // SLUICE_CPUPROFILE passes through
 	stdout, _ := srv.StdoutPipe()
 	srv.Stderr = os.Stderr
@@ -302,7 +322,7 @@ func (t target) args() []string {
 }
 
 func (t target) pgbench(dir string, args ...string) ([]byte, error) {
-	cmd := exec.Command("pgbench", append(append(args, t.args()...), "bench")...)
+	cmd := pin.command(pin.db, "pgbench", append(append(args, t.args()...), "bench")...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PGPASSWORD="+t.password, "PGSSLMODE=disable")
 	return cmd.CombinedOutput()

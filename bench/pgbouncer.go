@@ -60,7 +60,7 @@ logfile = %s/pgbouncer.log
 	if err := os.WriteFile(filepath.Join(dir, "users.txt"), []byte(`"bench" ""`+"\n"), 0o644); err != nil {
 		return "", 0, nil, err
 	}
-	cmd := exec.Command(bin, filepath.Join(dir, "pgbouncer.ini"))
+	cmd := pin.command(pin.gateway, bin, filepath.Join(dir, "pgbouncer.ini"))
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {

@@ -19,8 +19,13 @@ type report struct {
 func (r *report) print(o options) {
 	host, _ := os.Hostname()
 	fmt.Printf("Machine: %s, %d CPUs (%s), %s, PostgreSQL on the same host.\n", host, runtime.NumCPU(), cpuModel(), runtime.Version())
-	fmt.Printf("Command: make bench (go run ./bench -T %s -clients %s -s %d -connects %d -idle %d -big %d)\n\n",
-		o.duration, o.clients, o.scale, o.connects, o.idle, o.bigMB)
+	pinned := ""
+	if o.pin {
+		pinned = " -pin"
+		fmt.Printf("CPUs: PostgreSQL and pgbench pinned to CPU %s, PgBouncer and sluice to CPU %s.\n", pin.db, pin.gateway)
+	}
+	fmt.Printf("Command: make bench (go run ./bench -T %s -clients %s -s %d -connects %d -idle %d -big %d%s)\n\n",
+		o.duration, o.clients, o.scale, o.connects, o.idle, o.bigMB, pinned)
 	fmt.Println("| workload | clients | target | TPS | of direct | latency p50 | p99 | added p50 | machine CPU/tx | gateway CPU/tx |")
 	fmt.Println("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, row := range r.rows {
