@@ -56,6 +56,11 @@ func (d *DB) ApplyIndex(ctx context.Context, b *store.IndexBatch) error {
 		return fmt.Errorf("apply index: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	// The rows are written under a context that cannot end: the driver
+	// watches a context that can with a goroutine per statement it runs,
+	// which here would be one per row. ctx still bounds the batch: the
+	// transaction ends when it does, and the next row then fails.
+	rowCtx := context.WithoutCancel(ctx)
 	for _, step := range []struct {
 		what  string
 		sql   string
@@ -78,7 +83,7 @@ func (d *DB) ApplyIndex(ctx context.Context, b *store.IndexBatch) error {
 			return fmt.Errorf("apply index: %w", err)
 		}
 		for _, args := range step.rows {
-			if _, err := st.ExecContext(ctx, args...); err != nil {
+			if _, err := st.ExecContext(rowCtx, args...); err != nil {
 				st.Close()
 				return fmt.Errorf("apply index: %s %q: %w", step.what, args[step.idArg], err)
 			}
