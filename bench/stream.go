@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -36,7 +33,7 @@ func bigStream(ctx context.Context, bin, work string, pg *testkit.Postgres, role
 	rows := int64(mb) * 1024 * 1024 / 1000
 	q := fmt.Sprintf("select repeat('x', 992) || lpad(g::text, 8, '0') from generate_series(1, %d) g", rows)
 	res := &streamResult{mb: mb}
-	if res.rssBefore, err = procKiB(g.pid(), "VmRSS"); err != nil {
+	if res.rssBefore, err = testkit.ProcStatusKiB(g.pid(), "VmRSS"); err != nil {
 		return nil, err
 	}
 	if res.direct, res.rowsDirect, err = fetch(ctx, direct, q); err != nil {
@@ -48,7 +45,7 @@ func bigStream(ctx context.Context, bin, work string, pg *testkit.Postgres, role
 	if res.rowsDirect != rows || res.rowsSluice != rows {
 		return nil, fmt.Errorf("large result: %d rows direct, %d through sluice, want %d", res.rowsDirect, res.rowsSluice, rows)
 	}
-	if res.rssPeak, err = procKiB(g.pid(), "VmHWM"); err != nil {
+	if res.rssPeak, err = testkit.ProcStatusKiB(g.pid(), "VmHWM"); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -98,7 +95,7 @@ func idleSessions(ctx context.Context, bin, work string, pg *testkit.Postgres, r
 		return nil, err
 	}
 	warm.Close(ctx)
-	if res.before, err = procKiB(g.pid(), "VmRSS"); err != nil {
+	if res.before, err = testkit.ProcStatusKiB(g.pid(), "VmRSS"); err != nil {
 		return nil, err
 	}
 	conns := make([]*pgx.Conn, n)
@@ -130,25 +127,8 @@ func idleSessions(ctx context.Context, bin, work string, pg *testkit.Postgres, r
 		return nil, fmt.Errorf("open idle sessions: %w", err)
 	default:
 	}
-	if res.after, err = procKiB(g.pid(), "VmRSS"); err != nil {
+	if res.after, err = testkit.ProcStatusKiB(g.pid(), "VmRSS"); err != nil {
 		return nil, err
 	}
 	return res, nil
-}
-
-// procKiB reads a "Name: N kB" line of /proc/PID/status.
-func procKiB(pid int, name string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, name+":"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				return strconv.ParseInt(f[0], 10, 64)
-			}
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", name, pid)
 }

@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/journal"
+	"github.com/sluicehq/sluice/internal/testkit"
 )
 
 // Goroutine-leak checks. The gateway is a process of its own, so its
@@ -51,31 +50,15 @@ func faultContext(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-// metricsClient scrapes /metrics on a fresh connection each time: a
-// kept-alive connection would hold a goroutine in the gateway.
-var metricsClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-
 // goroutines reads the gateway's go_goroutines gauge.
-func (g *gateway) goroutines() (int, error) {
-	resp, err := metricsClient.Get("http://" + g.httpAddr + "/metrics")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET /metrics: %s", resp.Status)
-	}
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, "go_goroutines "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return int(f), err
-		}
-	}
-	return 0, fmt.Errorf("GET /metrics: no go_goroutines gauge")
+func (g *gateway) goroutines() (int, error) { return g.gauge("go_goroutines") }
+
+// gauge reads one of the gateway's metrics.
+func (g *gateway) gauge(name string) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	f, err := testkit.Gauge(ctx, "http://"+g.httpAddr+"/metrics", name)
+	return int(f), err
 }
 
 // leakCheck takes the gateway's goroutine count now as the baseline and

@@ -5,15 +5,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -637,33 +633,7 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 // activeSessions reads the gateway's sluice_postgres_sessions gauge from
 // its /metrics endpoint.
-func (g *gateway) activeSessions() (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+g.httpAddr+"/metrics", nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET /metrics: %s", resp.Status)
-	}
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, "sluice_postgres_sessions "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return int(f), err
-		}
-	}
-	return 0, errors.New("GET /metrics: no sluice_postgres_sessions gauge")
-}
+func (g *gateway) activeSessions() (int, error) { return g.gauge("sluice_postgres_sessions") }
 
 // waitIdle waits until no session is relaying, so that every client that
 // has exited is recorded as such before the gateway stops.

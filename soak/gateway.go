@@ -5,13 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -111,38 +109,16 @@ func prepare(ctx context.Context, g *gateway) error {
 	return err
 }
 
-var goroutinesRe = regexp.MustCompile(`(?m)^go_goroutines ([0-9.e+]+)$`)
-
 // goroutines reads go_goroutines from the gateway's metrics.
 func (g *gateway) goroutines() (int, error) {
-	resp, err := http.Get("http://" + g.httpAddr + "/metrics")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	m := goroutinesRe.FindSubmatch(b)
-	if m == nil {
-		return 0, fmt.Errorf("no go_goroutines metric")
-	}
-	f, err := strconv.ParseFloat(string(m[1]), 64)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	f, err := testkit.Gauge(ctx, "http://"+g.httpAddr+"/metrics", "go_goroutines")
 	return int(f), err
 }
 
 // rssMB reads the gateway's resident memory.
 func (g *gateway) rssMB() (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				kb, err := strconv.ParseFloat(f[0], 64)
-				return kb / 1024, err
-			}
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS")
+	kb, err := testkit.ProcStatusKiB(g.cmd.Process.Pid, "VmRSS")
+	return float64(kb) / 1024, err
 }
