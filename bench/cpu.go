@@ -21,19 +21,24 @@ func processCPU(pid int) time.Duration {
 	if err != nil {
 		return 0
 	}
-	// The fields after the command name, which is in parentheses and may
-	// hold spaces: state is field 3, utime 14 and stime 15.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
+	f := statFields(b) // utime is field 14 and stime 15 of the whole line
 	if len(f) < 13 {
 		return 0
 	}
 	user, _ := strconv.ParseInt(f[11], 10, 64)
 	sys, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(user+sys) * clockTick
+}
+
+// statFields returns the fields of a /proc/PID/stat line after the command
+// name, which is in parentheses and may hold spaces: the state (field 3 of
+// the line) first.
+func statFields(b []byte) []string {
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
 }
 
 // machineCPU returns the CPU time all CPUs have spent busy (everything but

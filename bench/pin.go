@@ -52,10 +52,7 @@ func children(pid int) []int {
 		if err != nil {
 			continue
 		}
-		// The fields after the command name, which is in parentheses:
-		// state, then the parent's pid.
-		i := strings.LastIndexByte(string(b), ')')
-		fs := strings.Fields(string(b[i+1:]))
+		fs := statFields(b) // the state, then the parent's pid
 		if len(fs) > 1 && fs[1] == strconv.Itoa(pid) {
 			if p, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil {
 				out = append(out, p)
