@@ -42,6 +42,21 @@ func readEvents(body *bufio.Reader) <-chan sseEvent {
 	return ch
 }
 
+// events opens the live update stream, which ends with the test.
+func (b *browser) events() <-chan sseEvent {
+	b.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	b.t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", b.abs("/console/events"), nil)
+	resp, err := b.client.Do(req)
+	must(b.t, err)
+	b.t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		b.t.Fatalf("events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	return readEvents(bufio.NewReader(resp.Body))
+}
+
 func next(t *testing.T, ch <-chan sseEvent, within time.Duration) sseEvent {
 	t.Helper()
 	select {
@@ -63,16 +78,7 @@ func TestLiveUpdates(t *testing.T) {
 	inbox := b.get("/console/reviews")
 	contains(t, inbox, `data-live="/console/events"`, `data-fragment="/console/fragments/inbox"`, `data-testid="inbox-empty"`)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/console/events", nil)
-	resp, err := b.client.Do(req)
-	must(t, err)
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
-		t.Fatalf("events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	events := readEvents(bufio.NewReader(resp.Body))
+	events := b.events()
 	first := next(t, events, time.Second)
 	if first.name != "reviews" || first.data == "" || !strings.Contains(inbox.Body, `data-version="`+first.data+`"`) {
 		t.Fatalf("first event %+v; the page's version should match", first)
@@ -90,7 +96,7 @@ func TestLiveUpdates(t *testing.T) {
 	lacks(t, frag, "<html")
 
 	// A decision elsewhere (the CLI) changes the version again.
-	_, err = f.reviews.Decide(context.Background(), rv.ID, &sluice.Identity{Subject: "carol", Groups: []string{"dba"}}, true, "", "cli")
+	_, err := f.reviews.Decide(context.Background(), rv.ID, &sluice.Identity{Subject: "carol", Groups: []string{"dba"}}, true, "", "cli")
 	must(t, err)
 	if ev2 := next(t, events, time.Second); ev2.data == ev.data {
 		t.Fatalf("after a decision: %+v", ev2)
@@ -116,16 +122,7 @@ func TestLiveEndsWhenIdle(t *testing.T) {
 	b := f.browser()
 	b.devLogin("alice", "dba")
 	f.clock.off = DefaultIdleTimeout - 3*time.Second
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/console/events", nil)
-	resp, err := b.client.Do(req)
-	must(t, err)
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("events: %d", resp.StatusCode)
-	}
-	events := readEvents(bufio.NewReader(resp.Body))
+	events := b.events()
 	if ev := next(t, events, time.Second); ev.name != "reviews" {
 		t.Fatalf("first event %+v", ev)
 	}
