@@ -101,11 +101,7 @@ func TestFaultClientGoneMidCopyIn(t *testing.T) {
 		t.Fatalf("rows committed by the crashed client's COPY: %d, %v; want 0", rows, err)
 	}
 	s.finish(t, leaks)
-	rs := statementsWith(t, s.cfg.dataDir, "copy-in-bot", "copy sink from stdin")
-	if len(rs) != 1 || rs[0].Status != sluice.StatusAborted {
-		t.Fatalf("the crashed client's COPY is recorded as %s, want once, aborted", describe(rs))
-	}
-	checkEndReason(t, s.cfg.dataDir, "copy-in-bot", rs[0].SessionID, sluice.EndClient)
+	checkCrashedCopy(t, s.cfg.dataDir, "copy-in-bot", "copy sink from stdin")
 }
 
 // TestFaultClientGoneMidCopyOut crashes a client while a large COPY TO
@@ -131,11 +127,7 @@ func TestFaultClientGoneMidCopyOut(t *testing.T) {
 
 	waitBackends(t, s.super, s.db, "gone-copy-out", 0, backendGone)
 	s.finish(t, leaks)
-	rs := statementsWith(t, s.cfg.dataDir, "copy-out-bot", "copy (select generate_series")
-	if len(rs) != 1 || rs[0].Status != sluice.StatusAborted {
-		t.Fatalf("the crashed client's COPY is recorded as %s, want once, aborted", describe(rs))
-	}
-	checkEndReason(t, s.cfg.dataDir, "copy-out-bot", rs[0].SessionID, sluice.EndClient)
+	checkCrashedCopy(t, s.cfg.dataDir, "copy-out-bot", "copy (select generate_series")
 }
 
 // TestFaultClientGoneMidHold crashes a client while its DELETE is held for
@@ -218,6 +210,17 @@ func TestFaultClientGoneMidHold(t *testing.T) {
 }
 
 // checkEndReason checks how the session id of subject ended.
+// checkCrashedCopy checks that the COPY of subject whose text starts with
+// prefix is recorded once, aborted, in a session ended by its client.
+func checkCrashedCopy(t *testing.T, dataDir, subject, prefix string) {
+	t.Helper()
+	rs := statementsWith(t, dataDir, subject, prefix)
+	if len(rs) != 1 || rs[0].Status != sluice.StatusAborted {
+		t.Fatalf("the crashed client's COPY is recorded as %s, want once, aborted", describe(rs))
+	}
+	checkEndReason(t, dataDir, subject, rs[0].SessionID, sluice.EndClient)
+}
+
 func checkEndReason(t *testing.T, dataDir, subject, id, want string) {
 	t.Helper()
 	ss, _ := sessionsOf(t, stateStore(t, dataDir), subject)
