@@ -20,7 +20,7 @@ import (
 // session is recorded as ended: defer it, so that it runs before the journal
 // closes.
 func mountMCP(ctx context.Context, mux *http.ServeMux, cfg *config.Config, g *gate.Gate, pol *policy.Engine,
-	auth *authn.Authenticator, reviews *review.Service, auditors []policy.Subject, tables mcp.TableNamer,
+	auth *authn.Authenticator, reviews *review.Service, auditors []policy.Subject, tables gate.TableNamer,
 	proxy mcp.HTTPCaller, log *slog.Logger) (closeMCP func()) {
 	srv := &mcp.Server{
 		Gate: g, Authn: auth, Policies: pol, Upstream: targets(cfg), Reviews: reviews,

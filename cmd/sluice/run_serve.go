@@ -25,7 +25,7 @@ import (
 // progress are canceled, so that their statements are canceled upstream and
 // their ends are journaled before the journal closes.
 func mountRuns(ctx context.Context, mux *http.ServeMux, cfg *config.Config, g *gate.Gate, st store.Store,
-	auth *authn.Authenticator, reviews *review.Service, auditors []policy.Subject, tables sqlexec.TableNamer, log *slog.Logger) {
+	auth *authn.Authenticator, reviews *review.Service, auditors []policy.Subject, tables gate.TableNamer, log *slog.Logger) {
 	exec := &sqlexec.Executor{Tables: tables, CaptureRows: *cfg.Audit.CaptureRows, CaptureBytes: *cfg.Audit.CaptureBytes,
 		Log: log.With("part", "exec")}
 	sandboxes := map[string]bool{}

@@ -2,6 +2,7 @@ package gate
 
 import (
 	"bytes"
+	"context"
 	"slices"
 
 	"github.com/sluicehq/sluice"
@@ -76,4 +77,27 @@ func maskString(m *mask.Engine, s string) string {
 		return s
 	}
 	return string(out)
+}
+
+// TableNamer names a table of a connection by its OID ("schema.table"), for
+// masking rules by table and column.
+type TableNamer interface {
+	TableName(ctx context.Context, connection string, oid uint32) (string, error)
+}
+
+// ColumnMasker returns the masker of a result column named column of
+// connection, whose table has OID oid (0 for an expression), or nil when
+// nothing masks it; tables may be nil (rules then match by column name).
+// When the table cannot be named, it fails closed: the column is masked as
+// if every rule for its name applied, whatever table the rule names, and
+// the lookup's error is returned for the caller to log or act on.
+func ColumnMasker(ctx context.Context, tables TableNamer, m *mask.Engine, connection string, oid uint32, column string) (*mask.ColumnMasker, error) {
+	if oid == 0 || tables == nil {
+		return m.Column("", column), nil
+	}
+	name, err := tables.TableName(ctx, connection, oid)
+	if err != nil {
+		return m.ColumnOfUnknownTable(column), err
+	}
+	return m.Column(name, column), nil
 }

@@ -26,18 +26,12 @@ import (
 // DefaultKeepRows is how many rows of a result the caller gets by default.
 const DefaultKeepRows = 1000
 
-// TableNamer names a table of a connection by its OID ("schema.table"),
-// for masking rules by table and column.
-type TableNamer interface {
-	TableName(ctx context.Context, connection string, oid uint32) (string, error)
-}
-
 // Executor runs admitted statements. Set its fields before use; it is safe
 // for concurrent use afterwards (each Run uses its own connection).
 type Executor struct {
 	// Tables names the tables behind result columns; nil matches masking
 	// rules by column name only.
-	Tables TableNamer
+	Tables gate.TableNamer
 	// CaptureRows and CaptureBytes bound what the journal keeps of each
 	// result (audit.capture_rows and capture_bytes).
 	CaptureRows, CaptureBytes int
@@ -246,15 +240,12 @@ func (e *Executor) describe(ctx context.Context, gs *gate.Session, rs *results, 
 	}
 	rs.maskers = make([]*mask.ColumnMasker, len(fields))
 	for i, f := range fields {
-		if f.TableOID == 0 || e.Tables == nil {
-			rs.maskers[i] = rs.engine.Column("", f.Name)
-		} else if name, err := e.Tables.TableName(ctx, gs.Info().Connection, f.TableOID); err != nil {
+		m, err := gate.ColumnMasker(ctx, e.Tables, rs.engine, gs.Info().Connection, f.TableOID, f.Name)
+		if err != nil {
 			e.log().Warn("name a result table for masking; masking as if every table rule applied", "session", gs.ID(),
 				"oid", f.TableOID, "err", err)
-			rs.maskers[i] = rs.engine.ColumnOfUnknownTable(f.Name)
-		} else {
-			rs.maskers[i] = rs.engine.Column(name, f.Name)
 		}
+		rs.maskers[i] = m
 	}
 }
 

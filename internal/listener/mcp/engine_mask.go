@@ -7,18 +7,13 @@ import (
 	"github.com/sluicehq/sluice/internal/mask"
 )
 
-// TableNamer names a table of a connection by its OID ("schema.table").
-type TableNamer interface {
-	TableName(ctx context.Context, connection string, oid uint32) (string, error)
-}
-
 // EngineMasker is the Masker of the gateway: each session masks with its
 // policy's mask engine, as the PostgreSQL front door does. It is safe for
 // concurrent use.
 type EngineMasker struct {
 	// Tables names the tables behind result columns, for table.column
 	// rules; nil matches column names only.
-	Tables TableNamer
+	Tables gate.TableNamer
 }
 
 var _ Masker = EngineMasker{}
@@ -31,15 +26,11 @@ func (m EngineMasker) Result(ctx context.Context, s *gate.Session, cols []Column
 	}
 	r := &engineRows{exempt: exempt, maskers: make([]*mask.ColumnMasker, len(cols)), cols: cols}
 	for i, c := range cols {
-		table := ""
-		if c.TableOID != 0 && m.Tables != nil {
-			name, err := m.Tables.TableName(ctx, s.Info().Connection, c.TableOID)
-			if err != nil {
-				return nil, err
-			}
-			table = name
+		cm, err := gate.ColumnMasker(ctx, m.Tables, eng, s.Info().Connection, c.TableOID, c.Name)
+		if err != nil {
+			return nil, err // the tool result is withheld
 		}
-		r.maskers[i] = eng.Column(table, c.Name)
+		r.maskers[i] = cm
 	}
 	return r, nil
 }

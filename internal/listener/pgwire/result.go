@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 
+	"github.com/sluicehq/sluice/internal/gate"
 	"github.com/sluicehq/sluice/internal/mask"
 )
 
@@ -27,15 +28,10 @@ func (s *session) newResult(ctx context.Context, cols []colDesc) *result {
 	}
 	r.maskers = make([]*mask.ColumnMasker, len(cols))
 	for i, c := range cols {
-		var m *mask.ColumnMasker
-		if c.TableOID == 0 || s.srv.Tables == nil {
-			m = s.mask.Column("", c.Name)
-		} else if name, err := s.srv.Tables.TableName(ctx, s.gs.Info().Connection, c.TableOID); err != nil {
+		m, err := gate.ColumnMasker(ctx, s.srv.Tables, s.mask, s.gs.Info().Connection, c.TableOID, c.Name)
+		if err != nil {
 			s.srv.Log.Warn("name a result table for masking; masking as if every table rule applied", "session", s.gs.ID(),
 				"oid", c.TableOID, "err", err)
-			m = s.mask.ColumnOfUnknownTable(c.Name)
-		} else {
-			m = s.mask.Column(name, c.Name)
 		}
 		if m != nil {
 			r.maskers[i], r.masking = m, true

@@ -30,11 +30,6 @@ type Dialer interface {
 	Dial(ctx context.Context, connection string, params map[string]string) (*pgup.Conn, error)
 }
 
-// TableNamer names a table of a connection by its OID ("schema.table").
-type TableNamer interface {
-	TableName(ctx context.Context, connection string, oid uint32) (string, error)
-}
-
 // Server accepts PostgreSQL clients. Set its fields before Serve; it is safe
 // for concurrent use afterwards.
 type Server struct {
@@ -58,7 +53,7 @@ type Server struct {
 	CaptureBytes int
 	// Tables names the tables behind result columns, for masking rules
 	// written as table.column. Without it only column names match.
-	Tables TableNamer
+	Tables gate.TableNamer
 	Log    *slog.Logger
 
 	once     sync.Once
