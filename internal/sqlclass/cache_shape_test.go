@@ -119,17 +119,7 @@ func countNormalize(fn func()) int {
 
 // TestCacheShapeSound runs checkShapeSound over the table.
 func TestCacheShapeSound(t *testing.T) {
-	texts, variants := 0, 0
-	for _, tc := range table {
-		if n := checkShapeSound(t, tc.sql); n > 0 {
-			texts++
-			variants += n
-		}
-	}
-	t.Logf("%d table texts use the shape key; %d variants served from it matched a fresh classification", texts, variants)
-	if texts < 50 || variants < 500 {
-		t.Errorf("only %d texts / %d variants checked", texts, variants)
-	}
+	checkTableSound(t, "shape key", checkShapeSound, 50)
 }
 
 // TestCacheShapeExcludes checks texts that share a shape key but must not

@@ -82,15 +82,22 @@ func checkNormalizedSound(t testing.TB, text string) int {
 
 // TestCacheNormalizedSound runs checkNormalizedSound over the table.
 func TestCacheNormalizedSound(t *testing.T) {
+	checkTableSound(t, "normalized key", checkNormalizedSound, 100)
+}
+
+// checkTableSound runs check over every table text and fails unless at
+// least minTexts texts and 500 variants were checked.
+func checkTableSound(t *testing.T, key string, check func(testing.TB, string) int, minTexts int) {
+	t.Helper()
 	texts, variants := 0, 0
 	for _, tc := range table {
-		if n := checkNormalizedSound(t, tc.sql); n > 0 {
+		if n := check(t, tc.sql); n > 0 {
 			texts++
 			variants += n
 		}
 	}
-	t.Logf("%d table texts use the normalized key; %d variants served from it matched a fresh classification", texts, variants)
-	if texts < 100 || variants < 500 {
+	t.Logf("%d table texts use the %s; %d variants served from it matched a fresh classification", texts, key, variants)
+	if texts < minTexts || variants < 500 {
 		t.Errorf("only %d texts / %d variants checked", texts, variants)
 	}
 }
