@@ -121,3 +121,15 @@ func (s *scanner) pemEndLine(from, limit int) int {
 	s.pemAt, s.pemClear = -1, limit
 	return -1
 }
+
+// OpenSecret reports whether b ends inside a value that e detects only
+// whole and that goes on past b: a PEM private key whose BEGIN line is in
+// b and whose END line is not. A caller that masks a stream in pieces
+// (lines) holds such a piece back and masks it with what follows.
+func (e *Engine) OpenSecret(b []byte) bool {
+	if e == nil || !e.on[kPEM] {
+		return false
+	}
+	begin := bytes.LastIndex(b, []byte("-----BEGIN "))
+	return begin >= 0 && bytes.Contains(b[begin:], []byte("PRIVATE KEY")) && !bytes.Contains(b[begin:], []byte("-----END "))
+}

@@ -268,3 +268,33 @@ func TestDetectorIsolation(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenSecret checks which pieces of a stream hold a secret that goes
+// on past them.
+func TestOpenSecret(t *testing.T) {
+	e := allDetectors(t)
+	for _, tc := range []struct {
+		b    string
+		open bool
+	}{
+		{"-----BEGIN RSA PRIVATE KEY-----\n", true},
+		{"key:\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNz\n", true},
+		{pemRSA + "\n", false},
+		{"-----BEGIN CERTIFICATE-----\n", false},
+		{"plain text\n", false},
+	} {
+		if got := e.OpenSecret([]byte(tc.b)); got != tc.open {
+			t.Errorf("%q: open %v, want %v", tc.b, got, tc.open)
+		}
+	}
+	if (*Engine)(nil).OpenSecret([]byte("-----BEGIN RSA PRIVATE KEY-----\n")) {
+		t.Error("a nil engine holds nothing back")
+	}
+	off, err := New(Config{Detectors: []string{"email"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.OpenSecret([]byte("-----BEGIN RSA PRIVATE KEY-----\n")) {
+		t.Error("an engine without the PEM detector holds nothing back")
+	}
+}

@@ -322,7 +322,7 @@ func (st *stream) text(resp *http.Response) error {
 		n := len(unit) // how much of unit to send now
 		switch {
 		case rerr == io.EOF:
-		case openPEM(unit) && len(unit) < maxLine:
+		case st.m.OpenSecret(unit) && len(unit) < maxLine:
 			n = 0
 		case full:
 			n = afterLastBlank(unit)
@@ -346,13 +346,6 @@ func (st *stream) text(resp *http.Response) error {
 			return fmt.Errorf("reading the upstream response: %w", rerr)
 		}
 	}
-}
-
-// openPEM reports whether b holds the BEGIN line of a PEM private key
-// whose END line has not come yet.
-func openPEM(b []byte) bool {
-	begin := bytes.LastIndex(b, []byte("-----BEGIN "))
-	return begin >= 0 && bytes.Contains(b[begin:], []byte("PRIVATE KEY")) && !bytes.Contains(b[begin:], []byte("-----END "))
 }
 
 // afterLastBlank returns the length of b up to and including its last
