@@ -246,7 +246,8 @@ func sweep(ctx context.Context, pg *pgwire.Server, auth *authn.Authenticator) {
 	}
 }
 
-// startCPUProfile writes a CPU profile of the whole run to path.PID, for
+// startCPUProfile writes a CPU profile of the whole run to path.PID and,
+// when the run ends, the profile of its allocations to path.PID.allocs, for
 // performance work (SLUICE_CPUPROFILE=path sluice serve ...).
 func startCPUProfile(path string) (func(), error) {
 	f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid()))
@@ -257,7 +258,14 @@ func startCPUProfile(path string) (func(), error) {
 		f.Close()
 		return nil, err
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		if a, err := os.Create(f.Name() + ".allocs"); err == nil {
+			pprof.Lookup("allocs").WriteTo(a, 0) //nolint:errcheck // best effort, at exit
+			a.Close()
+		}
+	}, nil
 }
 
 func addrOf(ln net.Listener) string {

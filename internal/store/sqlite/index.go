@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 
@@ -18,85 +19,67 @@ func (d *DB) ApplyIndex(ctx context.Context, b *store.IndexBatch) error {
 	}
 	// Encode everything before taking the write lock, so that a bad record
 	// fails the batch without holding up other writers.
-	sessions := make([][]any, len(b.Sessions))
-	for i, s := range b.Sessions {
+	sessions := &rowSet{what: "session", sql: insertSession + ` ON CONFLICT (id) DO NOTHING`, width: sessionWidth}
+	for _, s := range b.Sessions {
 		args, err := sessionArgs(s)
+		if err == nil {
+			err = sessions.add(args)
+		}
 		if err != nil {
 			return fmt.Errorf("apply index: %w", err)
 		}
-		sessions[i] = args
 	}
-	ends := make([][]any, len(b.Ends))
-	for i, e := range b.Ends {
+	// As in EndSession: the right-hand sides see the row as it was.
+	ends := &rowSet{what: "session end", sql: `UPDATE sessions
+            SET end_reason = CASE WHEN ended_at IS NULL THEN ? ELSE end_reason END,
+                ended_at = coalesce(ended_at, ?)
+            WHERE id = ?`, width: 3, idArg: 2}
+	for _, e := range b.Ends {
 		if e.At.IsZero() {
 			return fmt.Errorf("apply index: end of session %q: the end time is zero", e.ID)
 		}
 		at, err := encodeTime(e.At)
+		if err == nil {
+			err = ends.add([]any{e.Reason, at, e.ID})
+		}
 		if err != nil {
 			return fmt.Errorf("apply index: end of session %q: %w", e.ID, err)
 		}
-		ends[i] = []any{e.Reason, at, e.ID}
 	}
-	stmts := make([][]any, len(b.Statements))
+	stmts := &rowSet{what: "statement", sql: insertStatement + ` ON CONFLICT (session_id, id) DO NOTHING`,
+		width: statementWidth, vals: make([]driver.NamedValue, 0, len(b.Statements)*statementWidth)}
 	groups := groupsMemo{}
-	for i, r := range b.Statements {
-		args, err := statementArgs(r, groups)
+	var row []any
+	for _, r := range b.Statements {
+		var err error
+		row, err = statementArgs(row[:0], r, groups)
+		if err == nil {
+			err = stmts.add(row)
+		}
 		if err != nil {
 			return fmt.Errorf("apply index: %w", err)
 		}
-		stmts[i] = args
 	}
 	seq, err := encodeSeq(b.Seq)
 	if err != nil {
 		return fmt.Errorf("apply index: position: %w", err)
 	}
+	position := &rowSet{what: "position", sql: `UPDATE index_state SET seq = max(seq, ?) WHERE id = 1`, width: 1}
+	if seq > 0 {
+		position.add([]any{seq}) //nolint:errcheck // an int64 always fits
+	}
 
-	tx, err := d.write.BeginTx(ctx, nil) // BEGIN IMMEDIATE
+	// The rows go to the driver directly: through database/sql each would
+	// cost a conversion of its 20 values and their slice.
+	conn, err := d.write.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("apply index: %w", err)
 	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	// The rows are written under a context that cannot end: the driver
-	// watches a context that can with a goroutine per statement it runs,
-	// which here would be one per row. ctx still bounds the batch: the
-	// transaction ends when it does, and the next row then fails.
-	rowCtx := context.WithoutCancel(ctx)
-	for _, step := range []struct {
-		what  string
-		sql   string
-		rows  [][]any
-		idArg int // the argument that holds the row's id
-	}{
-		{"session", insertSession + ` ON CONFLICT (id) DO NOTHING`, sessions, 0},
-		// As in EndSession: the right-hand sides see the row as it was.
-		{"session end", `UPDATE sessions
-            SET end_reason = CASE WHEN ended_at IS NULL THEN ? ELSE end_reason END,
-                ended_at = coalesce(ended_at, ?)
-            WHERE id = ?`, ends, 2},
-		{"statement", insertStatement + ` ON CONFLICT (session_id, id) DO NOTHING`, stmts, 0},
-	} {
-		if len(step.rows) == 0 {
-			continue
-		}
-		st, err := tx.PrepareContext(ctx, step.sql)
-		if err != nil {
-			return fmt.Errorf("apply index: %w", err)
-		}
-		for _, args := range step.rows {
-			if _, err := st.ExecContext(rowCtx, args...); err != nil {
-				st.Close()
-				return fmt.Errorf("apply index: %s %q: %w", step.what, args[step.idArg], err)
-			}
-		}
-		st.Close()
-	}
-	if seq > 0 {
-		if _, err := tx.ExecContext(ctx, `UPDATE index_state SET seq = max(seq, ?) WHERE id = 1`, seq); err != nil {
-			return fmt.Errorf("apply index: position: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("apply index: commit: %w", err)
+	defer conn.Close()
+	if err := conn.Raw(func(dc any) error {
+		return execRows(ctx, dc, []*rowSet{sessions, ends, stmts, position})
+	}); err != nil {
+		return fmt.Errorf("apply index: %w", err)
 	}
 	return nil
 }

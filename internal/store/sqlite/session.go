@@ -16,6 +16,9 @@ const sessionColumns = `id, subject, identity_name, group_names, client, auth_me
     token_id, identity_expires_at, connection, protocol, client_addr, started_at, ended_at, end_reason,
     start_seq`
 
+// sessionWidth is the number of sessionColumns.
+var sessionWidth = strings.Count(sessionColumns, ",") + 1
+
 const insertSession = `INSERT INTO sessions (` + sessionColumns + `)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 

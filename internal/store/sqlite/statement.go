@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -16,13 +17,16 @@ const statementColumns = `id, session_id, seq, text, params, class, decision, ru
     duration_ns, row_count, tag, status, error, subject, group_names, connection, request_seq,
     result_seq, review_id`
 
+// statementWidth is the number of statementColumns.
+var statementWidth = strings.Count(statementColumns, ",") + 1
+
 const insertStatement = `INSERT INTO statements (` + statementColumns + `)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-// statementArgs returns the values of r for statementColumns. groups
-// remembers the encoding of each session's groups across calls; nil
-// encodes them every time.
-func statementArgs(r *sluice.StatementRecord, groups groupsMemo) ([]any, error) {
+// statementArgs appends the values of r for statementColumns to dst and
+// returns the result. groups remembers the encoding of each session's
+// groups across calls; nil encodes them every time.
+func statementArgs(dst []any, r *sluice.StatementRecord, groups groupsMemo) ([]any, error) {
 	if r == nil {
 		return nil, errors.New("nil statement")
 	}
@@ -46,9 +50,9 @@ func statementArgs(r *sluice.StatementRecord, groups groupsMemo) ([]any, error) 
 	if err != nil {
 		return nil, fmt.Errorf("statement %q: result seq: %w", r.ID, err)
 	}
-	return []any{r.ID, r.SessionID, r.Seq, r.Text, params, int64(r.Class), string(r.Decision), r.Rule, started,
+	return append(dst, r.ID, r.SessionID, r.Seq, r.Text, params, int64(r.Class), string(r.Decision), r.Rule, started,
 		int64(r.Duration), r.Rows, r.Tag, r.Status, r.Error, r.Subject, groupNames, r.Connection, reqSeq,
-		resSeq, r.ReviewID}, nil
+		resSeq, r.ReviewID), nil
 }
 
 // groupsMemo maps a session id to the groups its last statement named and
@@ -108,7 +112,7 @@ func (d *DB) AddStatements(ctx context.Context, stmts []*sluice.StatementRecord)
 			}
 			known[r.SessionID] = true
 		}
-		args, err := statementArgs(r, nil)
+		args, err := statementArgs(nil, r, nil)
 		if err != nil {
 			return fmt.Errorf("add statements: %w", err)
 		}
