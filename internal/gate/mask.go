@@ -1,7 +1,6 @@
 package gate
 
 import (
-	"bytes"
 	"context"
 	"slices"
 
@@ -28,13 +27,13 @@ func maskRequest(m *mask.Engine, req *sluice.Request) {
 	if m == nil {
 		return
 	}
-	req.Text = maskString(m, req.Text)
+	req.Text = m.String(req.Text)
 	var params []*string // a copy: the front door may reuse the original
 	for i, p := range req.Params {
 		if p == nil {
 			continue
 		}
-		if v := maskString(m, *p); v != *p {
+		if v := m.String(*p); v != *p {
 			if params == nil {
 				params = slices.Clone(req.Params)
 			}
@@ -46,12 +45,12 @@ func maskRequest(m *mask.Engine, req *sluice.Request) {
 	}
 	if h := req.HTTP; h != nil {
 		c := *h // a copy: the front door may still use the original
-		c.URL = maskString(m, c.URL)
+		c.URL = m.String(c.URL)
 		c.Body = maskBody(m, c.Body)
 		if len(c.Headers) > 0 {
 			c.Headers = make(map[string]string, len(h.Headers))
 			for k, v := range h.Headers {
-				c.Headers[k] = maskString(m, v)
+				c.Headers[k] = m.String(v)
 			}
 		}
 		req.HTTP = &c
@@ -67,16 +66,7 @@ func maskBody(m *mask.Engine, body string) string {
 	if out, err := m.JSON(nil, []byte(body), nil); err == nil {
 		return string(out)
 	}
-	return maskString(m, body)
-}
-
-// maskString masks s, returning s itself when nothing matched.
-func maskString(m *mask.Engine, s string) string {
-	out := m.Text(nil, []byte(s), nil)
-	if bytes.Equal(out, []byte(s)) {
-		return s
-	}
-	return string(out)
+	return m.String(body)
 }
 
 // TableNamer names a table of a connection by its OID ("schema.table"), for

@@ -225,6 +225,9 @@ func TestDetectorCorpus(t *testing.T) {
 			if got != want {
 				t.Errorf("Text(%q)\n got %q\nwant %q", tc.in, got, want)
 			}
+			if got := e.String(tc.in); got != want {
+				t.Errorf("String(%q)\n got %q\nwant %q", tc.in, got, want)
+			}
 			if n := strings.Count(want, "[redacted:"); uint64(n) != c.Total() {
 				t.Errorf("counts %v, want %d hits", c.Map(), n)
 			}

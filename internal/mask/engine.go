@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 // Engine masks text, PostgreSQL values and JSON documents as its Config
@@ -201,3 +202,29 @@ func (e *Engine) Text(dst, src []byte, c *Counts) (out []byte) {
 }
 
 var withheldText = []byte("[withheld]")
+
+// String returns s with every detector hit masked: s itself, with nothing
+// allocated or copied, when no detector finds anything in it. Like Text, it
+// withholds the whole of s if a detector panics.
+func (e *Engine) String(s string) string {
+	if !e.detects() {
+		return s
+	}
+	// The detectors only read src, so it may share s's bytes.
+	src := unsafe.Slice(unsafe.StringData(s), len(s))
+	if e.clean(src) {
+		return s
+	}
+	return string(e.Text(nil, src, nil))
+}
+
+// clean reports whether no detector finds anything in src; a detector that
+// panics counts as a find.
+func (e *Engine) clean(src []byte) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return e.detect(src, nil) == 0
+}

@@ -43,6 +43,9 @@ func FuzzText(f *testing.F) {
 		if c.Total() == 0 && !bytes.Equal(in, out) {
 			t.Fatalf("Text(%q) = %q without a hit", in, out)
 		}
+		if s := e.String(string(in)); s != string(out) {
+			t.Fatalf("String(%q) = %q, Text gives %q", in, s, out)
+		}
 		var c2 Counts
 		again := e.Text(nil, out, &c2)
 		if c2.Total() != 0 || !bytes.Equal(again, out) {

@@ -241,6 +241,10 @@ func TestTextAllocs(t *testing.T) {
 				t.Errorf("%s, %s: %.1f allocations per Text", st, name, n)
 			}
 		}
+		cleanText := string(clean)
+		if n := testing.AllocsPerRun(200, func() { _ = e.String(cleanText) }); n > 0 {
+			t.Errorf("%s: %.1f allocations per String of clean text", st, n)
+		}
 		m := e.Column("t", "note")
 		if n := testing.AllocsPerRun(200, func() { dst, _ = m.Value(dst[:0], OIDText, FormatText, src, &c) }); n > 0 {
 			t.Errorf("%s: %.1f allocations per Value", st, n)

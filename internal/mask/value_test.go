@@ -514,10 +514,13 @@ func TestFailClosed(t *testing.T) {
 		t.Error("unknown format code accepted")
 	}
 
-	// A broken custom detector panics inside Text, Value and JSON.
+	// A broken custom detector panics inside Text, String, Value and JSON.
 	broken := &Engine{custom: []*customDetector{{name: "broken"}}}
 	if got := string(broken.Text([]byte("p:"), []byte("ann@example.com"), nil)); got != "p:[withheld]" {
 		t.Errorf("Text after panic: %q", got)
+	}
+	if got := broken.String("ann@example.com"); got != "[withheld]" {
+		t.Errorf("String after panic: %q", got)
 	}
 	bm := &ColumnMasker{e: broken}
 	out, err = bm.Value([]byte("p:"), OIDText, FormatText, []byte("ann@example.com"), nil)
