@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/sluicehq/sluice"
@@ -135,6 +136,9 @@ func (j *Journal) await(ctx context.Context, b *batch) error {
 		if tryLead {
 			select {
 			case j.lead <- struct{}{}:
+				// Let sessions that are ready to run append first, so
+				// that their records share this write.
+				runtime.Gosched()
 				j.writePending()
 			default:
 			}

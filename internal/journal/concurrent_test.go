@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -94,5 +95,38 @@ func TestConcurrentAppenders(t *testing.T) {
 			}
 			t.Logf("%d records in %d writes and %d fsyncs, %d segments, %d checkpoints", r.Last, st.Writes, st.Fsyncs, r.Segments, r.Checkpoints)
 		})
+	}
+}
+
+// TestGroupCommitShares checks that concurrent durable appends share writes:
+// a leader lets the appenders that are ready to run add their records
+// before it writes, so many appenders cost far fewer writes than records.
+// Without that, appenders that loop fall into step with each other and
+// each writes its own record.
+func TestGroupCommitShares(t *testing.T) {
+	o := testOptions(filepath.Join(t.TempDir(), "journal"))
+	o.Sync = SyncBatch
+	o.SegmentBytes = 64 << 20 // no rotations, whose fsyncs would batch records anyway
+	j := openJournal(t, o)
+	const writers, records = 32, 20000
+	before := j.Stats().Writes
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			ev := testEvent(fmt.Sprintf("writer-%d", w))
+			for next.Add(1) <= records {
+				if _, err := j.Append(context.Background(), ev, true); err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	writes := j.Stats().Writes - before
+	t.Logf("%d records, %d writes", records, writes)
+	if writes == 0 || writes > records/2 {
+		t.Errorf("%d durable records took %d writes, want at most %d", records, writes, records/2)
 	}
 }
