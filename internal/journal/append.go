@@ -136,9 +136,12 @@ func (j *Journal) await(ctx context.Context, b *batch) error {
 		if tryLead {
 			select {
 			case j.lead <- struct{}{}:
-				// Let sessions that are ready to run append first, so
-				// that their records share this write.
-				runtime.Gosched()
+				if j.shared.Load() {
+					// Let appenders that are ready to run add their
+					// records first, so that they share this write. A
+					// lone appender does not wait for nobody.
+					runtime.Gosched()
+				}
 				j.writePending()
 			default:
 			}
@@ -188,6 +191,12 @@ func (j *Journal) writePending() {
 	<-j.lead
 }
 
+// loneBatches is how many batches in a row with one durable appender each
+// end a run of concurrent appends: single batches happen among concurrent
+// appenders too, and the yield that lets them share writes must outlast
+// them, or the appenders fall back into writing one record each.
+const loneBatches = 64
+
 // take detaches the pending batch for the leader, remembering the tree
 // state after its last record. mu is held.
 func (j *Journal) take() *batch {
@@ -198,6 +207,12 @@ func (j *Journal) take() *batch {
 	j.cur = j.newBatch()
 	j.flushPending = false
 	j.inflight.copyFrom(&j.live)
+	if b.refs > 1 {
+		j.lone = 0
+		j.shared.Store(true)
+	} else if j.lone++; j.lone == loneBatches {
+		j.shared.Store(false)
+	}
 	b.sync = j.opts.Sync == SyncAlways || j.degraded
 	return b
 }

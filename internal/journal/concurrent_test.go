@@ -130,3 +130,38 @@ func TestGroupCommitShares(t *testing.T) {
 		t.Errorf("%d durable records took %d writes, want at most %d", records, writes, records/2)
 	}
 }
+
+// TestLoneAppenderDoesNotYield checks that a journal with one appender at a
+// time stops yielding before its writes once loneBatches batches said so,
+// and starts again when appends are concurrent.
+func TestLoneAppenderDoesNotYield(t *testing.T) {
+	o := testOptions(filepath.Join(t.TempDir(), "journal"))
+	o.SegmentBytes = 64 << 20
+	j := openJournal(t, o)
+	if !j.shared.Load() {
+		t.Fatal("a new journal does not yield before its writes")
+	}
+	ev := testEvent("lone")
+	for i := range loneBatches {
+		if _, err := j.Append(context.Background(), ev, true); err != nil {
+			t.Fatal(err)
+		}
+		if want := i+1 < loneBatches; j.shared.Load() != want {
+			t.Fatalf("after %d lone appends shared = %v, want %v", i+1, !want, want)
+		}
+	}
+	// Two appenders in one batch: the next leader yields again.
+	b := j.cur
+	j.mu.Lock()
+	b.refs++ // a second appender holds the pending batch
+	j.mu.Unlock()
+	if _, err := j.Append(context.Background(), ev, true); err != nil {
+		t.Fatal(err)
+	}
+	j.mu.Lock()
+	j.release(b)
+	j.mu.Unlock()
+	if !j.shared.Load() {
+		t.Error("a batch of two appenders did not turn the yield back on")
+	}
+}

@@ -33,7 +33,12 @@ type Journal struct {
 	dir    string
 	unlock func() // releases the directory lock
 
-	lead   chan struct{} // the lead token
+	lead chan struct{} // the lead token
+	// shared is set while appends may be concurrent: fewer than
+	// loneBatches batches in a row held records of a single durable
+	// appender, since the journal opened or since one held more. A leader
+	// then yields before it writes, so that more appenders share it.
+	shared atomic.Bool
 	kick   chan struct{} // wakes the flusher: unwritten non-durable records
 	ckKick chan struct{} // wakes the checkpointer: CheckpointEvery reached
 	cpKick chan struct{} // wakes the checkpointer: a segment was closed, compact
@@ -49,6 +54,7 @@ type Journal struct {
 	freeBatches  []*batch
 	spareBufs    [][]byte
 	flushPending bool     // the flusher has been woken for cur
+	lone         int      // batches in a row taken with one durable appender
 	seg          *segment // the segment being written; replaced by the leader under mu
 	synced       uint64   // records known to be on disk
 	degraded     bool     // a background fsync failed: leaders fsync every batch
@@ -144,6 +150,10 @@ func Open(ctx context.Context, opts Options) (*Journal, error) {
 		return nil, err
 	}
 	j.cur = j.newBatch()
+	// Appends count as concurrent until loneBatches batches in a row say
+	// otherwise: without the yield, concurrent appenders may never share a
+	// write to show that they are.
+	j.shared.Store(true)
 	j.wg.Add(2)
 	go j.flushLoop()
 	go j.syncLoop()
