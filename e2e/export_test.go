@@ -203,7 +203,11 @@ func loadPhase(t *testing.T, g *gateway, token string, clients int, stop <-chan 
 				}
 				start := time.Now()
 				var n int
-				if err := conn.QueryRow(context.Background(), "select count(*) from generate_series(1, 10)").Scan(&n); err != nil || n != 10 {
+				// A query that gets no answer fails the test rather than hanging it.
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				err := conn.QueryRow(ctx, "select count(*) from generate_series(1, 10)").Scan(&n)
+				cancel()
+				if err != nil || n != 10 {
 					t.Errorf("query: %v %d", err, n)
 					return
 				}
