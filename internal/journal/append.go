@@ -138,8 +138,7 @@ func (j *Journal) await(ctx context.Context, b *batch) error {
 			case j.lead <- struct{}{}:
 				if j.shared.Load() {
 					// Let appenders that are ready to run add their
-					// records first, so that they share this write. A
-					// lone appender does not wait for nobody.
+					// records first, so that they share this write.
 					runtime.Gosched()
 				}
 				j.writePending()

@@ -352,7 +352,7 @@ func (e *Executor) errorText(ctx context.Context, gs *gate.Session, err error) s
 		msg += " (" + pe.Detail + ")"
 	}
 	if eng, exempt := gs.Masking(); eng != nil && !exempt {
-		msg = string(eng.Text(nil, []byte(msg), nil))
+		msg = eng.String(msg)
 	}
 	return msg
 }

@@ -41,7 +41,7 @@ func (m EngineMasker) Text(_ context.Context, s *gate.Session, text string) (str
 	if eng == nil || exempt {
 		return text, nil
 	}
-	return string(eng.Text(nil, []byte(text), nil)), nil
+	return eng.String(text), nil
 }
 
 // engineRows masks one result set's rows.
