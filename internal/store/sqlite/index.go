@@ -29,18 +29,11 @@ func (d *DB) ApplyIndex(ctx context.Context, b *store.IndexBatch) error {
 			return fmt.Errorf("apply index: %w", err)
 		}
 	}
-	// As in EndSession: the right-hand sides see the row as it was.
-	ends := &rowSet{what: "session end", sql: `UPDATE sessions
-            SET end_reason = CASE WHEN ended_at IS NULL THEN ? ELSE end_reason END,
-                ended_at = coalesce(ended_at, ?)
-            WHERE id = ?`, width: 3, idArg: 2}
+	ends := &rowSet{what: "session end", sql: endSession, width: 3, idArg: 2}
 	for _, e := range b.Ends {
-		if e.At.IsZero() {
-			return fmt.Errorf("apply index: end of session %q: the end time is zero", e.ID)
-		}
-		at, err := encodeTime(e.At)
+		args, err := endArgs(e.ID, e.At, e.Reason)
 		if err == nil {
-			err = ends.add([]any{e.Reason, at, e.ID})
+			err = ends.add(args)
 		}
 		if err != nil {
 			return fmt.Errorf("apply index: end of session %q: %w", e.ID, err)

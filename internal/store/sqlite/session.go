@@ -65,23 +65,35 @@ func (d *DB) CreateSession(ctx context.Context, s *sluice.Session) error {
 	return nil
 }
 
+// endSession records the end of a session that has not ended yet. It is one
+// statement, so the check and the change are atomic; the right-hand sides
+// see the row as it was, so both columns test the old ended_at.
+const endSession = `UPDATE sessions
+    SET end_reason = CASE WHEN ended_at IS NULL THEN ? ELSE end_reason END,
+        ended_at = coalesce(ended_at, ?)
+    WHERE id = ?`
+
+// endArgs returns the values for endSession.
+func endArgs(id string, at time.Time, reason string) ([]any, error) {
+	if at.IsZero() {
+		return nil, errors.New("the end time is zero")
+	}
+	end, err := encodeTime(at)
+	if err != nil {
+		return nil, err
+	}
+	return []any{reason, end, id}, nil
+}
+
 // EndSession sets the end of a session that has not ended yet; a session
 // that has already ended keeps its first end. It returns store.ErrNotFound
 // for an unknown id.
 func (d *DB) EndSession(ctx context.Context, id string, at time.Time, reason string) error {
-	if at.IsZero() {
-		return fmt.Errorf("end session %q: the end time is zero", id)
-	}
-	end, err := encodeTime(at)
+	args, err := endArgs(id, at, reason)
 	if err != nil {
 		return fmt.Errorf("end session %q: %w", id, err)
 	}
-	// One statement, so the check and the change are atomic. The right-hand
-	// sides see the row as it was, so both columns test the old ended_at.
-	res, err := d.write.ExecContext(ctx, `UPDATE sessions
-        SET end_reason = CASE WHEN ended_at IS NULL THEN ? ELSE end_reason END,
-            ended_at = coalesce(ended_at, ?)
-        WHERE id = ?`, reason, end, id)
+	res, err := d.write.ExecContext(ctx, endSession, args...)
 	if err != nil {
 		return fmt.Errorf("end session %q: %w", id, err)
 	}
