@@ -238,16 +238,29 @@ func (s *Syslog) dial(ctx context.Context) (net.Conn, error) {
 	return conn, nil
 }
 
-// peerProbe is how long peerOpen waits for a sign of a closed connection.
-// A syslog receiver never writes, so the wait ends in a timeout on every
-// healthy connection; it has to be in the future, as a read whose deadline
-// has passed returns without looking at the socket.
+// peerProbe is how long peerOpen waits for a sign of a closed connection
+// when it cannot tell whether one is waiting. A syslog receiver never
+// writes, so the wait ends in a timeout on every healthy connection; it has
+// to be in the future, as a read whose deadline has passed returns without
+// looking at the socket.
 const peerProbe = time.Millisecond
+
+// pendingProbe bounds the read of what the socket says is waiting (the end
+// of the stream, a reset, a TLS record): long enough that a busy scheduler
+// cannot let the deadline pass before the read looks.
+const pendingProbe = 100 * time.Millisecond
 
 // peerOpen reports whether the receiver has not closed conn (nor reset it).
 // TLS records it sent (session tickets) are consumed on the way.
 func peerOpen(conn net.Conn) bool {
-	if err := conn.SetReadDeadline(time.Now().Add(peerProbe)); err != nil {
+	wait := peerProbe
+	if quiet, known := socketQuiet(conn); known {
+		if quiet {
+			return true // nothing waits: no end of stream, no reset, no record
+		}
+		wait = pendingProbe
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
 		return false
 	}
 	var buf [512]byte
