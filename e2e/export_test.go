@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -209,6 +211,11 @@ func loadPhase(t *testing.T, g *gateway, token string, clients int, stop <-chan 
 				cancel()
 				if err != nil || n != 10 {
 					t.Errorf("query: %v %d", err, n)
+					if errors.Is(err, context.DeadlineExceeded) {
+						// Say where the gateway waits: its goroutines
+						// go to the test's log as it exits.
+						g.signalStop(syscall.SIGQUIT)
+					}
 					return
 				}
 				d := time.Since(start)
