@@ -11,23 +11,23 @@ import (
 // clockTick is the unit of the CPU times in /proc (USER_HZ, 100 on Linux).
 const clockTick = 10 * time.Millisecond
 
-// processCPU returns the user and system CPU time pid has used, or 0 for
-// pid 0 or when /proc cannot tell.
-func processCPU(pid int) time.Duration {
+// processCPU returns the CPU time pid has used in user space and in the
+// kernel, or zeros for pid 0 or when /proc cannot tell.
+func processCPU(pid int) (user, sys time.Duration) {
 	if pid == 0 {
-		return 0
+		return 0, 0
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	f := statFields(b) // utime is field 14 and stime 15 of the whole line
 	if len(f) < 13 {
-		return 0
+		return 0, 0
 	}
-	user, _ := strconv.ParseInt(f[11], 10, 64)
-	sys, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(user+sys) * clockTick
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	k, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u) * clockTick, time.Duration(k) * clockTick
 }
 
 // statFields returns the fields of a /proc/PID/stat line after the command

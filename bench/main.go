@@ -333,8 +333,10 @@ type result struct {
 	p50, p99 time.Duration
 	// gatewayCPU and machineCPU are the CPU time per transaction of the
 	// gateway process and of the whole machine (every process and the
-	// kernel), from /proc.
-	gatewayCPU, machineCPU time.Duration
+	// kernel), from /proc; gatewayKernel is the part of gatewayCPU spent
+	// in the kernel on the gateway's behalf (its system calls: the
+	// sockets' TCP work, the journal's writes).
+	gatewayCPU, gatewayKernel, machineCPU time.Duration
 }
 
 // row is a report line: the result and its ratio to direct.
@@ -344,12 +346,17 @@ func (r result) row(name, workload string, clients int, direct result) string {
 		ratio = fmt.Sprintf("%.0f%%", 100*r.tps/direct.tps)
 		added = (r.p50 - direct.p50).String()
 	}
-	gw := ""
+	gw, kernel := "", ""
 	if r.gatewayCPU > 0 {
-		gw = fmt.Sprintf("%.1fµs", float64(r.gatewayCPU.Nanoseconds())/1000)
+		gw, kernel = micros(r.gatewayCPU), micros(r.gatewayKernel)
 	}
-	return fmt.Sprintf("| %s | %d | %s | %.0f | %s | %s | %s | %s | %.1fµs | %s |", workload, clients, name, r.tps, ratio,
-		r.p50, r.p99, added, float64(r.machineCPU.Nanoseconds())/1000, gw)
+	return fmt.Sprintf("| %s | %d | %s | %.0f | %s | %s | %s | %s | %s | %s | %s |", workload, clients, name, r.tps, ratio,
+		r.p50, r.p99, added, micros(r.machineCPU), gw, kernel)
+}
+
+// micros formats d in microseconds with one decimal.
+func micros(d time.Duration) string {
+	return fmt.Sprintf("%.1fµs", float64(d.Nanoseconds())/1000)
 }
 
 // bench runs a pgbench workload with per-transaction logging and reads
@@ -364,12 +371,15 @@ func (t target) bench(work string, w workload, clients int, d time.Duration) (re
 	// the load itself is what is measured, for every target alike.
 	args := append(slices.Clone(w.args), "-n", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 2)),
 		"-T", strconv.Itoa(int(d.Seconds())), "-l", "--log-prefix=tx")
-	gw0, machine0 := processCPU(t.pid), machineCPU()
+	user0, sys0 := processCPU(t.pid)
+	machine0 := machineCPU()
 	out, err := t.pgbench(dir, args...)
 	if err != nil {
 		return result{}, fmt.Errorf("pgbench %s: %v\n%s", t.name, err, out)
 	}
-	gw, machine := processCPU(t.pid)-gw0, machineCPU()-machine0
+	user, sys := processCPU(t.pid)
+	user, sys = user-user0, sys-sys0
+	machine := machineCPU() - machine0
 	var r result
 	for _, line := range strings.Split(string(out), "\n") {
 		if v, ok := strings.CutPrefix(line, "tps = "); ok {
@@ -383,7 +393,8 @@ func (t target) bench(work string, w workload, clients int, d time.Duration) (re
 	if txs := r.tps * d.Seconds(); txs > 0 {
 		r.machineCPU = time.Duration(float64(machine) / txs)
 		if t.pid != 0 {
-			r.gatewayCPU = time.Duration(float64(gw) / txs)
+			r.gatewayCPU = time.Duration(float64(user+sys) / txs)
+			r.gatewayKernel = time.Duration(float64(sys) / txs)
 		}
 	}
 	lat, err := readLatencies(dir)
