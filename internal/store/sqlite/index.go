@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql/driver"
 	"fmt"
 	"strings"
 
@@ -39,8 +38,9 @@ func (d *DB) ApplyIndex(ctx context.Context, b *store.IndexBatch) error {
 			return fmt.Errorf("apply index: end of session %q: %w", e.ID, err)
 		}
 	}
-	stmts := &rowSet{what: "statement", sql: insertStatement + ` ON CONFLICT (session_id, id) DO NOTHING`,
-		width: statementWidth, vals: make([]driver.NamedValue, 0, len(b.Statements)*statementWidth)}
+	stmts := pooledRows("statement", insertStatement+` ON CONFLICT (session_id, id) DO NOTHING`,
+		statementWidth, 0, len(b.Statements)*statementWidth)
+	defer stmts.release()
 	groups := groupsMemo{}
 	var row []any
 	for _, r := range b.Statements {

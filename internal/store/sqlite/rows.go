@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // rowSet is one SQL statement and the rows it is run for, their values kept
@@ -34,6 +35,33 @@ func (s *rowSet) add(row []any) error {
 		s.vals = append(s.vals, driver.NamedValue{Ordinal: i + 1, Value: v})
 	}
 	return nil
+}
+
+// valuesPool keeps the value buffers of statement batches between batches:
+// at 20 values of 40 bytes per statement, a batch's buffer would otherwise
+// be the index's largest allocation per statement.
+var valuesPool sync.Pool // of *[]driver.NamedValue
+
+// pooledRows returns a rowSet whose buffer comes from valuesPool and holds
+// n values without growing; release returns the buffer.
+func pooledRows(what, sql string, width, idArg, n int) *rowSet {
+	s := &rowSet{what: what, sql: sql, width: width, idArg: idArg}
+	if p, ok := valuesPool.Get().(*[]driver.NamedValue); ok && cap(*p) >= n {
+		s.vals = (*p)[:0]
+	} else {
+		s.vals = make([]driver.NamedValue, 0, n)
+	}
+	return s
+}
+
+// release clears the set's values, so that the pool keeps no statement
+// text alive, and returns its buffer to valuesPool. The set must not be
+// used after.
+func (s *rowSet) release() {
+	clear(s.vals)
+	v := s.vals[:0]
+	s.vals = nil
+	valuesPool.Put(&v)
 }
 
 // driverConn is what execRows needs of the driver's connection.

@@ -80,3 +80,30 @@ func TestRowSetRejectsBadValues(t *testing.T) {
 		t.Errorf("vals = %+v, want the good row's two values only", set.vals)
 	}
 }
+
+// TestPooledRowsForgetValues checks that a pooled buffer goes back to the
+// pool without the values of its batch, so the pool keeps no statement text
+// alive, and that a buffer is large enough for the rows asked for.
+func TestPooledRowsForgetValues(t *testing.T) {
+	for range 3 { // the later rounds may take a buffer from the pool
+		s := pooledRows("statement", "INSERT", 2, 0, 4)
+		if cap(s.vals) < 4 || len(s.vals) != 0 {
+			t.Fatalf("buffer of len %d cap %d, want empty with room for 4", len(s.vals), cap(s.vals))
+		}
+		for i := range 2 {
+			if err := s.add([]any{"select 'secret'", int64(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		used := s.vals
+		s.release()
+		for i, v := range used {
+			if v.Value != nil || v.Ordinal != 0 {
+				t.Fatalf("value %d still held after release: %+v", i, v)
+			}
+		}
+		if s.vals != nil {
+			t.Fatal("the released set still points at its buffer")
+		}
+	}
+}
