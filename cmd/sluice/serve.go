@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 	"time"
 
@@ -59,6 +60,13 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 	log := newLogger(cfg.Log, cmd.ErrOrStderr())
 	if f := os.Getenv("SLUICE_CPUPROFILE"); f != "" {
 		stop, err := startCPUProfile(f)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if f := os.Getenv("SLUICE_TRACE"); f != "" {
+		stop, err := startTrace(f)
 		if err != nil {
 			return err
 		}
@@ -265,6 +273,23 @@ func startCPUProfile(path string) (func(), error) {
 			pprof.Lookup("allocs").WriteTo(a, 0) //nolint:errcheck // best effort, at exit
 			a.Close()
 		}
+	}, nil
+}
+
+// startTrace writes an execution trace of the whole run to path.PID, for
+// latency work (SLUICE_TRACE=path sluice serve ...; go tool trace).
+func startTrace(path string) (func(), error) {
+	f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid()))
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		trace.Stop()
+		f.Close()
 	}, nil
 }
 
