@@ -35,6 +35,7 @@ func main() {
 	flag.StringVar(&o.workloads, "workloads", "select-only,mixed", "pgbench workloads to run: select-only, mixed")
 	flag.BoolVar(&o.pin, "pin", false, "pin PostgreSQL and pgbench to CPU 0 and the gateways to CPU 1 (a gateway with a core of its own)")
 	flag.BoolVar(&o.variants, "variants", false, "also measure gateways without rules and without masking, and the 100,000-row result")
+	flag.BoolVar(&o.pgState, "pgstate", false, "also measure the full gateway with its state (sessions, search index) in PostgreSQL, a database on the benchmark's server")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -47,7 +48,7 @@ type options struct {
 	duration                     time.Duration
 	clients, workloads           string
 	scale, connects, idle, bigMB int
-	variants, pin                bool
+	variants, pin, pgState       bool
 }
 
 // workload is one pgbench load.
@@ -111,7 +112,7 @@ func run(o options) error {
 	}
 	// The gateway as deployed: journal in batch mode, policy rules that
 	// classify and decide every statement, and masking.
-	full, err := startSluice(bin, filepath.Join(work, "full"), pg.Addr(), role, benchMask)
+	full, err := startSluice(bin, filepath.Join(work, "full"), pg.Addr(), role, benchMask, "")
 	if err != nil {
 		return err
 	}
@@ -127,14 +128,27 @@ func run(o options) error {
 		targets = append(targets, target{name: "pgbouncer (session)", addr: addr, user: "bench", password: "", pid: pid})
 	}
 	targets = append(targets, sluiceAll)
+	if o.pgState {
+		if err := pg.CreateDatabase(ctx, "sluice_state"); err != nil {
+			return err
+		}
+		state := fmt.Sprintf("state: {driver: postgres, dsn: %q}", pg.DSN(role.Name, role.Password, "sluice_state", "disable"))
+		g, err := startSluice(bin, filepath.Join(work, "pgstate"), pg.Addr(), role, benchMask, state)
+		if err != nil {
+			return err
+		}
+		defer g.stop()
+		targets = append(targets, target{name: "sluice (journal, rules, masking; state in PostgreSQL)", addr: g.addr,
+			user: "bench", password: g.token, pid: g.pid()})
+	}
 	var variants []target
 	if o.variants {
-		plain, err := startSluice(bin, filepath.Join(work, "plain"), pg.Addr(), role, "")
+		plain, err := startSluice(bin, filepath.Join(work, "plain"), pg.Addr(), role, "", "")
 		if err != nil {
 			return err
 		}
 		defer plain.stop()
-		ruled, err := startSluice(bin, filepath.Join(work, "ruled"), pg.Addr(), role, benchRules)
+		ruled, err := startSluice(bin, filepath.Join(work, "ruled"), pg.Addr(), role, benchRules, "")
 		if err != nil {
 			return err
 		}
@@ -255,7 +269,9 @@ func (g *gateway) stop() { g.cmd.Process.Signal(os.Interrupt); g.cmd.Wait() }
 func (g *gateway) pid() int { return g.cmd.Process.Pid }
 
 // startSluice writes a config in dir and starts `sluice serve` with it.
-func startSluice(bin, dir, upstream string, role testkit.Role, rules string) (*gateway, error) {
+// state, when not empty, is the config's state line (the embedded SQLite
+// store by default).
+func startSluice(bin, dir, upstream string, role testkit.Role, rules, state string) (*gateway, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -271,7 +287,8 @@ policies:
     subjects: ["group:bench"]
     connections: [bench]%s
 log: {level: warn}
-`, dir, upstream, role.Name, role.Password, rules)
+%s
+`, dir, upstream, role.Name, role.Password, rules, state)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}

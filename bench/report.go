@@ -24,6 +24,9 @@ func (r *report) print(o options) {
 		pinned = " -pin"
 		fmt.Printf("CPUs: PostgreSQL and pgbench pinned to CPU %s, PgBouncer and sluice to CPU %s.\n", pin.db, pin.gateway)
 	}
+	if o.pgState {
+		pinned += " -pgstate"
+	}
 	fmt.Printf("Command: make bench (go run ./bench -T %s -clients %s -s %d -connects %d -idle %d -big %d%s)\n\n",
 		o.duration, o.clients, o.scale, o.connects, o.idle, o.bigMB, pinned)
 	fmt.Println("| workload | clients | target | TPS | of direct | latency p50 | p99 | added p50 | machine CPU/tx | gateway CPU/tx | of which kernel |")

@@ -24,7 +24,7 @@ type streamResult struct {
 // bigStream fetches about mb MB of rows directly and through a new
 // gateway, and reads the gateway's peak RSS.
 func bigStream(ctx context.Context, bin, work string, pg *testkit.Postgres, role testkit.Role, direct target, mb int) (*streamResult, error) {
-	g, err := startSluice(bin, filepath.Join(work, "stream"), pg.Addr(), role, benchMask)
+	g, err := startSluice(bin, filepath.Join(work, "stream"), pg.Addr(), role, benchMask, "")
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ type idleResult struct {
 // idleSessions opens n sessions through a new gateway, holds them idle
 // and reads the gateway's RSS before and after.
 func idleSessions(ctx context.Context, bin, work string, pg *testkit.Postgres, role testkit.Role, n int) (*idleResult, error) {
-	g, err := startSluice(bin, filepath.Join(work, "idle"), pg.Addr(), role, benchMask)
+	g, err := startSluice(bin, filepath.Join(work, "idle"), pg.Addr(), role, benchMask, "")
 	if err != nil {
 		return nil, err
 	}
