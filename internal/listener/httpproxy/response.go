@@ -73,6 +73,7 @@ type stream struct {
 	events  int
 	usage   *usageReader // Claude API usage, when reading it
 	scrub   [][]byte     // the upstream's secrets, never recorded
+	held    *heldDelta   // the unsent end of a streamed content block (deltas.go)
 }
 
 // respond sends resp to the agent, masked as the session's policy says,

@@ -38,11 +38,24 @@ func (st *stream) sse(resp *http.Response) error {
 					return err
 				}
 			}
-			return st.flush()
+			return st.endEvents()
 		default:
+			if err := st.endEvents(); err != nil {
+				return err
+			}
 			return fmt.Errorf("reading the upstream event stream: %w", rerr)
 		}
 	}
+}
+
+// endEvents sends the text still held back, masked, and flushes.
+func (st *stream) endEvents() error {
+	for _, u := range st.releaseHeld() {
+		if err := st.send(u, st.maskEvent); err != nil {
+			return err
+		}
+	}
+	return st.flush()
 }
 
 // blank reports whether line ends an event.
@@ -50,14 +63,25 @@ func blank(line []byte) bool {
 	return len(line) == 1 || len(line) == 2 && line[0] == '\r'
 }
 
-// event sends one event.
+// event sends one event, or while masking, the events that stand for it
+// once streamed text is cut at whole lines (deltas.go).
 func (st *stream) event(ev []byte) error {
 	st.events++
+	data := eventData(ev)
 	if st.usage != nil {
-		st.usage.event(eventData(ev))
+		st.usage.event(data)
 	}
-	if err := st.send(ev, st.maskEvent); err != nil {
-		return err
+	units := [][]byte{ev}
+	if st.m != nil {
+		units = st.deltaUnits(ev, data)
+	}
+	for _, u := range units {
+		if err := st.send(u, st.maskEvent); err != nil {
+			return err
+		}
+	}
+	if len(units) == 0 {
+		return nil
 	}
 	return st.flush()
 }
