@@ -1,7 +1,6 @@
 package httpproxy_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -161,14 +160,7 @@ func TestSSEDeltasStreamWholeLines(t *testing.T) {
 		<-next
 		fmt.Fprint(w, deltaEv("text_delta", "text", " line\n"))
 	}, maskOptions())
-	req, _ := http.NewRequest("GET", s.url+"/proxy/api/v1/messages", nil)
-	req.Header.Set("Authorization", "Bearer "+agentToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
+	br := s.openStream(t, "/proxy/api/v1/messages")
 	if first := parseStream(t, readEvent(t, br)); first.text != "first line\n" {
 		t.Errorf("first event's text %q, want the whole first line", first.text)
 	}

@@ -95,14 +95,7 @@ func TestProxySSEStreams(t *testing.T) {
 		<-next
 		fmt.Fprint(w, "event: two\ndata: plain text\ndata: second line\n\n")
 	}, maskOptions())
-	req, _ := http.NewRequest("GET", s.url+"/proxy/api/stream", nil)
-	req.Header.Set("Authorization", "Bearer "+agentToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
+	br := s.openStream(t, "/proxy/api/stream")
 	first := readEvent(t, br)
 	if !strings.HasPrefix(first, "event: one\ndata: {") || strings.Contains(first, email) {
 		t.Errorf("first event %q", first)
@@ -116,6 +109,20 @@ func TestProxySSEStreams(t *testing.T) {
 	if res.HTTP.Events != 2 || strings.Contains(res.HTTP.Body, email) || !strings.Contains(res.HTTP.Body, "event: two") {
 		t.Errorf("record: %d events, body %q", res.HTTP.Events, res.HTTP.Body)
 	}
+}
+
+// openStream sends the agent's GET of path and returns its body to read
+// as it arrives; the body is closed when the test ends.
+func (s *setup) openStream(t *testing.T, path string) *bufio.Reader {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+agentToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return bufio.NewReader(resp.Body)
 }
 
 // readEvent reads one server-sent event, through its blank line.
