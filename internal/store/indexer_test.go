@@ -468,7 +468,7 @@ func TestIndexerFlushWaitsForTheStore(t *testing.T) {
 	st := openStore(t)
 	ix := startIndexer(t, st)
 
-	other, err := sql.Open("sqlite", st.Path())
+	other, err := sql.Open("sqlite3", st.Path())
 	if err != nil {
 		t.Fatal(err)
 	}

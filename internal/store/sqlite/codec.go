@@ -8,8 +8,7 @@ import (
 	"math"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	"github.com/mattn/go-sqlite3"
 )
 
 // The range of times that unix nanoseconds in an int64 can hold.
@@ -74,22 +73,13 @@ func decodeList[T any](s sql.NullString) ([]T, error) {
 	return out, nil
 }
 
-// errorCode returns the extended SQLite result code of err, or 0.
-func errorCode(err error) int {
-	var e *sqlite.Error
-	if errors.As(err, &e) {
-		return e.Code()
-	}
-	return 0
-}
-
 // isDuplicate reports whether err is a primary key or unique violation.
 func isDuplicate(err error) bool {
-	switch errorCode(err) {
-	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
-		return true
+	var e sqlite3.Error
+	if !errors.As(err, &e) {
+		return false
 	}
-	return false
+	return e.ExtendedCode == sqlite3.ErrConstraintPrimaryKey || e.ExtendedCode == sqlite3.ErrConstraintUnique
 }
 
 // encodeSeq returns a journal sequence number as SQLite's signed integer.

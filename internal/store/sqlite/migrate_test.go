@@ -24,7 +24,7 @@ func TestStatementsKeyMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, err := sql.Open("sqlite", path)
+	old, err := sql.Open(driverName, path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,9 @@
 // Package sqlite implements store.Store on an SQLite file, the gateway's
-// embedded default. It uses modernc.org/sqlite, so it needs no cgo.
+// embedded default. It uses SQLite's C library through
+// github.com/mattn/go-sqlite3 (cgo, which the SQL classifier needs anyway):
+// the search index writes a row per statement on the gateway's host, and
+// the C build inserts one in about two thirds of the transpiled build's
+// time (docs/benchmarks.md).
 //
 // The file may be shared by several processes: `sluice token issue` writes to
 // the state.db of a running `sluice serve`. Every write takes the database's
@@ -23,10 +27,13 @@ import (
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
 
 	"github.com/sluicehq/sluice/internal/store"
 )
+
+// driverName is the database/sql driver of github.com/mattn/go-sqlite3.
+const driverName = "sqlite3"
 
 // BusyTimeout is how long a write waits for another connection or process
 // to release the database's write lock before it fails with SQLITE_BUSY.
@@ -63,7 +70,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 
 	d := &DB{path: abs}
-	d.write, err = sql.Open("sqlite", dsn(abs, url.Values{
+	d.write, err = sql.Open(driverName, dsn(abs, url.Values{
 		"_journal_mode": {"WAL"},
 		"_synchronous":  {"NORMAL"},
 		"_txlock":       {"immediate"},
@@ -77,7 +84,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	d.write.SetConnMaxLifetime(0)
 
 	conns := max(4, runtime.GOMAXPROCS(0))
-	d.read, err = sql.Open("sqlite", dsn(abs, url.Values{"_query_only": {"1"}}))
+	d.read, err = sql.Open(driverName, dsn(abs, url.Values{"_query_only": {"1"}}))
 	if err != nil {
 		d.write.Close()
 		return nil, fmt.Errorf("open state store %s: %w", abs, err)

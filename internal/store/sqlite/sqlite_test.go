@@ -146,7 +146,7 @@ func TestPreReleaseSchemaIsRefused(t *testing.T) {
 	// A file whose 0001_init predates the index of the journal.
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
-	old, err := sql.Open("sqlite", path)
+	old, err := sql.Open(driverName, path)
 	if err != nil {
 		t.Fatal(err)
 	}
