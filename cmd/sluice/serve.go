@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"runtime/pprof"
 	"runtime/trace"
+	"slices"
 	"syscall"
 	"time"
 
@@ -58,20 +60,11 @@ func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 		return err
 	}
 	log := newLogger(cfg.Log, cmd.ErrOrStderr())
-	if f := os.Getenv("SLUICE_CPUPROFILE"); f != "" {
-		stop, err := startCPUProfile(f)
-		if err != nil {
-			return err
-		}
-		defer stop()
+	stopRecording, err := startRecording()
+	if err != nil {
+		return err
 	}
-	if f := os.Getenv("SLUICE_TRACE"); f != "" {
-		stop, err := startTrace(f)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
+	defer stopRecording()
 
 	st, err := openStore(ctx, cfg)
 	if err != nil {
@@ -254,43 +247,58 @@ func sweep(ctx context.Context, pg *pgwire.Server, auth *authn.Authenticator) {
 	}
 }
 
-// startCPUProfile writes a CPU profile of the whole run to path.PID and,
-// when the run ends, the profile of its allocations to path.PID.allocs, for
-// performance work (SLUICE_CPUPROFILE=path sluice serve ...).
-func startCPUProfile(path string) (func(), error) {
-	f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid()))
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-		if a, err := os.Create(f.Name() + ".allocs"); err == nil {
-			pprof.Lookup("allocs").WriteTo(a, 0) //nolint:errcheck // best effort, at exit
-			a.Close()
+// startRecording starts what the environment asks for, for performance
+// work: SLUICE_CPUPROFILE=path writes a CPU profile of the whole run to
+// path.PID and, when the run ends, the profile of its allocations to
+// path.PID.allocs; SLUICE_TRACE=path writes an execution trace of the run
+// to path.PID (go tool trace). The returned func stops them.
+func startRecording() (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for _, f := range slices.Backward(stops) {
+			f()
 		}
-	}, nil
+	}
+	for _, r := range []struct {
+		env   string
+		start func(io.Writer) error
+		stop  func(name string) // name is the file's
+	}{
+		{"SLUICE_CPUPROFILE", pprof.StartCPUProfile, func(name string) {
+			pprof.StopCPUProfile()
+			writeAllocs(name + ".allocs")
+		}},
+		{"SLUICE_TRACE", trace.Start, func(string) { trace.Stop() }},
+	} {
+		path := os.Getenv(r.env)
+		if path == "" {
+			continue
+		}
+		f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid()))
+		if err == nil {
+			if err = r.start(f); err != nil {
+				f.Close()
+			}
+		}
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("%s: %w", r.env, err)
+		}
+		stops = append(stops, func() {
+			r.stop(f.Name())
+			f.Close()
+		})
+	}
+	return stop, nil
 }
 
-// startTrace writes an execution trace of the whole run to path.PID, for
-// latency work (SLUICE_TRACE=path sluice serve ...; go tool trace).
-func startTrace(path string) (func(), error) {
-	f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid()))
-	if err != nil {
-		return nil, err
+// writeAllocs writes the profile of the run's allocations to name, as well
+// as it can at exit.
+func writeAllocs(name string) {
+	if a, err := os.Create(name); err == nil {
+		pprof.Lookup("allocs").WriteTo(a, 0) //nolint:errcheck // best effort, at exit
+		a.Close()
 	}
-	if err := trace.Start(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
-		trace.Stop()
-		f.Close()
-	}, nil
 }
 
 func addrOf(ln net.Listener) string {
