@@ -169,6 +169,9 @@ func (st *stream) releaseHeld() [][]byte {
 // isPing reports whether data is a ping event's, which carries nothing and
 // so does not release what is held.
 func isPing(data []byte) bool {
+	if !bytes.Contains(data, []byte(`"ping"`)) {
+		return false
+	}
 	var p struct {
 		Type string `json:"type"`
 	}

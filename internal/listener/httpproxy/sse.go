@@ -67,7 +67,10 @@ func blank(line []byte) bool {
 // once streamed text is cut at whole lines (deltas.go).
 func (st *stream) event(ev []byte) error {
 	st.events++
-	data := eventData(ev)
+	var data []byte // read only when something looks at it
+	if st.usage != nil || st.m != nil {
+		data = eventData(ev)
+	}
 	if st.usage != nil {
 		st.usage.event(data)
 	}
