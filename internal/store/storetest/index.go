@@ -17,6 +17,7 @@ var indexTests = []test{
 	{"RoundTrip", testIndexRoundTrip},
 	{"ReapplyIsIdempotent", testIndexReapply},
 	{"PresentRowsAreKept", testIndexKeepsPresent},
+	{"LargeBatch", testIndexLargeBatch},
 	{"Ends", testIndexEnds},
 	{"SeqOnlyGrows", testIndexSeq},
 	{"BatchIsAtomic", testIndexAtomic},
@@ -154,6 +155,39 @@ func testIndexKeepsPresent(t *testing.T, st store.Store) {
 	equalStatements(t, mustList(t, st, "s1"), []*sluice.StatementRecord{first.Statements[0], first.Statements[1], dup})
 	if seq := mustIndexedSeq(t, st); seq != 11 {
 		t.Errorf("IndexedSeq = %d, want 11", seq)
+	}
+}
+
+func testIndexLargeBatch(t *testing.T, st store.Store) {
+	// A busy gateway's batch holds hundreds of statements, which a backend
+	// may write several rows at a time: each row must come back as it went
+	// in, a row stored before is kept, and of two with one id in the batch
+	// the first stays, wherever they fall among the rows written together.
+	old := statement("r050", "s1", 51)
+	old.Text = "SELECT 'stored before'"
+	mustApply(t, st, &store.IndexBatch{Sessions: []*sluice.Session{fullSession("s1", at(0))},
+		Statements: []*sluice.StatementRecord{old}})
+
+	b := &store.IndexBatch{Seq: 700}
+	var want []*sluice.StatementRecord
+	for i := range 301 {
+		r := statement(fmt.Sprintf("r%03d", i), "s1", int64(i+1))
+		r.Text = fmt.Sprintf("SELECT %d FROM orders", i)
+		r.Params = []*string{ptr(fmt.Sprint(i)), nil}
+		r.Rows = int64(i * 7)
+		r.Subject = fmt.Sprintf("agent-%d", i%3)
+		b.Statements = append(b.Statements, r)
+		want = append(want, r)
+	}
+	want[50] = old
+	again := statement("r007", "s1", 8)
+	again.Text = "the second r007"
+	b.Statements = append(b.Statements, again)
+	mustApply(t, st, b)
+
+	equalStatements(t, mustList(t, st, "s1"), want)
+	if seq := mustIndexedSeq(t, st); seq != 700 {
+		t.Errorf("IndexedSeq = %d, want 700", seq)
 	}
 }
 
