@@ -134,7 +134,7 @@ func TestReviewApprovedWhilePsqlWaits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "review:created request:review review:approved review:executed outcome:allow result:DELETE 3"
+	want := "request:review review:created review:approved review:executed outcome:allow result:DELETE 3"
 	if got := strings.Join(story, " "); got != want {
 		t.Fatalf("journal story\n got: %s\nwant: %s", got, want)
 	}

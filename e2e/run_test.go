@@ -313,7 +313,7 @@ func TestRunApprovedOnGitHubIssue(t *testing.T) {
 		}
 		got = strings.Replace(got, step, "", 1)
 	}
-	want := "run-session review:created script:review outcome:review run-session script:review review:executed outcome:allow " +
+	want := "run-session script:review review:created outcome:review run-session script:review review:executed outcome:allow " +
 		"statement statement statement script-result:ok"
 	if got != want {
 		t.Fatalf("journal story\n got: %s\nwant: %s", got, want)

@@ -31,7 +31,11 @@ type Recorder interface {
 
 // Reviews is the subset of the review flow the gate uses.
 type Reviews interface {
-	Open(ctx context.Context, req *sluice.Request, hash string, d sluice.Decision, reasons []string) (*sluice.Review, error)
+	// Hold returns the review that holds req (an existing one or a new
+	// one), calling record with its id before a new review is stored or
+	// journaled; if record fails, Hold returns its error.
+	Hold(ctx context.Context, req *sluice.Request, hash string, d sluice.Decision, reasons []string,
+		record func(reviewID string) error) (*sluice.Review, error)
 	Wait(ctx context.Context, id string, until time.Time) (*sluice.Review, error)
 	Claim(ctx context.Context, id string) (*sluice.Review, error)
 }

@@ -74,29 +74,69 @@ func (s *Session) Begin(ctx context.Context, req *sluice.Request) (sluice.Decisi
 		hash = req.Hash()
 	}
 	s.maskStatement(req)
-	var rv *sluice.Review
 	if d.Action == sluice.ActionReview {
-		var err error
-		if rv, err = s.openReview(ctx, req, hash, d, reasons); err != nil {
-			s.gate.log.Error("open review", "request", req.ID, "err", err)
-			d = sluice.Decision{Action: sluice.ActionDeny, Policy: d.Policy, Rule: d.Rule,
-				Message: "this statement needs an approval, but sluice could not open a review; try again later"}
-		} else {
-			d.ReviewID = rv.ID
-		}
+		return s.hold(ctx, req, a, hash, d, reasons, "statement")
 	}
+	if err := s.recordRequest(ctx, req, d); err != nil {
+		return d, err
+	}
+	if d.Action == sluice.ActionAllow {
+		s.track(req, a)
+		return d, nil
+	}
+	return d, denied(d, req.Class, reasons)
+}
+
+// recordRequest journals req with its decision d.
+func (s *Session) recordRequest(ctx context.Context, req *sluice.Request, d sluice.Decision) error {
 	ev := &sluice.Event{Time: req.Time, Type: sluice.EventRequest, Session: s.rec.ID, Request: req, Decision: &d}
 	if err := s.gate.rec.Record(ctx, ev); err != nil {
 		s.gate.log.Error("record request", "request", req.ID, "err", err)
-		return d, journalError(err)
+		return journalError(err)
 	}
-	switch d.Action {
-	case sluice.ActionAllow, sluice.ActionReview:
+	return nil
+}
+
+// hold opens (or joins) the review that holds req, recording the request,
+// with the review's id, before a new review is journaled: the journal then
+// reads in the order things happened. If no review can be opened, the
+// request is denied: its record says so if it was not written yet, and a
+// decision that refuses it follows the record if it was. what names the
+// request in that denial: "statement" or "script".
+func (s *Session) hold(ctx context.Context, req *sluice.Request, a *sqlclass.Analysis, hash string, d sluice.Decision,
+	reasons []string, what string) (sluice.Decision, error) {
+	var recorded bool
+	var recErr error
+	rv, err := s.openReview(ctx, req, hash, d, reasons, func(id string) error {
+		held := d
+		held.ReviewID = id
+		recErr = s.recordRequest(ctx, req, held)
+		recorded = recErr == nil
+		return recErr
+	})
+	if recErr != nil {
+		return d, recErr
+	}
+	if err == nil {
+		d.ReviewID = rv.ID
 		s.track(req, a)
 		return d, nil
-	default:
-		return d, denied(d, req.Class, reasons)
 	}
+	s.gate.log.Error("open review", "request", req.ID, "err", err)
+	deny := sluice.Decision{Action: sluice.ActionDeny, Policy: d.Policy, Rule: d.Rule,
+		Message: "this " + what + " needs an approval, but sluice could not open a review; try again later"}
+	if !recorded {
+		if err := s.recordRequest(ctx, req, deny); err != nil {
+			return deny, err
+		}
+		return deny, denied(deny, req.Class, reasons)
+	}
+	ev := &sluice.Event{Time: s.gate.Now(), Type: sluice.EventDecision, Session: s.rec.ID, Request: req, Decision: &deny}
+	if err := s.gate.rec.Record(ctx, ev); err != nil {
+		s.gate.log.Error("record review outcome", "request", req.ID, "err", err)
+		return deny, journalError(err)
+	}
+	return deny, denied(deny, req.Class, reasons)
 }
 
 // number gives req its place in the session and the session's context:
@@ -127,12 +167,13 @@ func denied(d sluice.Decision, class sluice.Class, reasons []string) *sluice.Err
 	return e
 }
 
-// openReview opens (or joins) the review that holds req.
-func (s *Session) openReview(ctx context.Context, req *sluice.Request, hash string, d sluice.Decision, reasons []string) (*sluice.Review, error) {
+// openReview opens (or joins) the review that holds req; see Reviews.Hold.
+func (s *Session) openReview(ctx context.Context, req *sluice.Request, hash string, d sluice.Decision, reasons []string,
+	record func(reviewID string) error) (*sluice.Review, error) {
 	if s.gate.Reviews == nil {
 		return nil, errors.New("no review flow configured")
 	}
-	return s.gate.Reviews.Open(ctx, req, hash, d, reasons)
+	return s.gate.Reviews.Hold(ctx, req, hash, d, reasons, record)
 }
 
 // Await holds a request that Begin sent to review until the review is

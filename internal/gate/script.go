@@ -96,32 +96,19 @@ func (s *Session) BeginScript(ctx context.Context, req *sluice.Request) (*Script
 	hash := req.Hash()
 	s.maskStatement(req)
 	if d.Action == sluice.ActionReview {
-		rv, err := s.openReview(ctx, req, hash, d, reasons)
-		if err != nil {
-			s.gate.log.Error("open review", "request", req.ID, "err", err)
-			d = sluice.Decision{Action: sluice.ActionDeny, Policy: d.Policy, Rule: d.Rule,
-				Message: "this script needs an approval, but sluice could not open a review; try again later"}
-		} else {
-			d.ReviewID = rv.ID
-		}
+		d, err := s.hold(ctx, req, a, hash, d, reasons, "script")
 		sc.Decision = d
+		return sc, err
 	}
-	ev := &sluice.Event{Time: req.Time, Type: sluice.EventRequest, Session: s.rec.ID, Request: req, Decision: &d}
-	if err := s.gate.rec.Record(ctx, ev); err != nil {
-		s.gate.log.Error("record request", "request", req.ID, "err", err)
-		return sc, journalError(err)
+	if err := s.recordRequest(ctx, req, d); err != nil {
+		return sc, err
 	}
-	switch d.Action {
-	case sluice.ActionAllow:
+	if d.Action == sluice.ActionAllow {
 		sc.released = true
 		s.track(req, a)
 		return sc, nil
-	case sluice.ActionReview:
-		s.track(req, a)
-		return sc, nil
-	default:
-		return sc, denied(d, req.Class, reasons)
 	}
+	return sc, denied(d, req.Class, reasons)
 }
 
 // statementInput is what the policy sees of one statement of a script.

@@ -21,16 +21,20 @@ type memReviews struct {
 	opened  int
 }
 
-func (m *memReviews) Open(_ context.Context, req *sluice.Request, hash string, d sluice.Decision, reasons []string) (*sluice.Review, error) {
+func (m *memReviews) Hold(_ context.Context, req *sluice.Request, hash string, d sluice.Decision, reasons []string,
+	record func(string) error) (*sluice.Review, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if rv := m.byHash[hash]; rv != nil && (rv.Status == sluice.ReviewPending || rv.Status == sluice.ReviewApproved) {
-		return rv, nil
+		return rv, record(rv.ID)
 	}
 	m.opened++
 	m.reasons = reasons
 	rv := &sluice.Review{ID: "rv_" + strings.Repeat("x", m.opened), Status: sluice.ReviewPending, Request: *req,
 		Approvers: d.Approvers, MinApprovals: d.MinApprovals, StatementHash: hash}
+	if err := record(rv.ID); err != nil {
+		return nil, err
+	}
 	m.byHash[hash] = rv
 	return rv, nil
 }

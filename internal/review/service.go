@@ -99,16 +99,37 @@ func newID() string {
 	return "rv_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
-// Open returns the review that holds req under decision d: an approved,
+// Open is Hold without a request record to write first.
+func (s *Service) Open(ctx context.Context, req *sluice.Request, hash string, d sluice.Decision, reasons []string) (*sluice.Review, error) {
+	return s.Hold(ctx, req, hash, d, reasons, nil)
+}
+
+// Hold returns the review that holds req under decision d: an approved,
 // unused review of the same subject for the same statement (the caller then
 // claims it), a pending one to wait on with the others, or a new one, which
-// is journaled and announced. hash is req.Hash() taken before req was masked
-// for the audit trail; req itself is what approvers and the journal see.
-func (s *Service) Open(ctx context.Context, req *sluice.Request, hash string, d sluice.Decision, reasons []string) (*sluice.Review, error) {
+// is stored, journaled and announced. hash is req.Hash() taken before req
+// was masked for the audit trail; req itself is what approvers and the
+// journal see.
+//
+// Once the review's id is known, and before a new review is stored, Hold
+// calls record (if not nil) with it: the gate writes the request's own
+// record there, so that the journal holds the request before the review it
+// opened. If record fails, Hold stores nothing and returns its error.
+func (s *Service) Hold(ctx context.Context, req *sluice.Request, hash string, d sluice.Decision, reasons []string,
+	record func(reviewID string) error) (*sluice.Review, error) {
+	first := func(id string) error {
+		if record == nil {
+			return nil
+		}
+		return record(id)
+	}
 	now := s.now()
 	r, err := s.Store.FindReview(ctx, req.Subject, req.Connection, hash,
 		[]sluice.ReviewStatus{sluice.ReviewApproved, sluice.ReviewPending}, now)
 	if err == nil {
+		if err := first(r.ID); err != nil {
+			return nil, err
+		}
 		return r, nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {
@@ -121,6 +142,9 @@ func (s *Service) Open(ctx context.Context, req *sluice.Request, hash string, d 
 		WaitUntil: now.Add(d.Wait), ValidUntil: now.Add(d.Wait + s.Validity),
 	}
 	r.EstimatedRows, r.Impact = s.estimate(ctx, req)
+	if err := first(r.ID); err != nil {
+		return nil, err
+	}
 	if err := s.Store.CreateReview(ctx, r); err != nil {
 		return nil, fmt.Errorf("create review: %w", err)
 	}

@@ -251,3 +251,54 @@ func TestEstimateFailureHidesCause(t *testing.T) {
 		}
 	}
 }
+
+func TestHoldRecordsTheRequestFirst(t *testing.T) {
+	// The caller's request record goes to the journal before the review it
+	// opens, naming that review; joining an open review records it too.
+	ctx := context.Background()
+	svc, rec, _ := newService(t)
+	req := request("delete from orders")
+	var ids []string
+	record := func(id string) error {
+		if got := rec.list(); len(got) != len(ids) {
+			t.Errorf("steps journaled before the request record %d: %q", len(ids)+1, got)
+		}
+		ids = append(ids, id)
+		return nil
+	}
+	r, err := svc.Hold(ctx, req, req.Hash(), hold, nil, record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := svc.Hold(ctx, req, req.Hash(), hold, nil, record)
+	if err != nil || again.ID != r.ID {
+		t.Fatalf("second hold = %v, %v; want to join %s", again, err, r.ID)
+	}
+	if len(ids) != 2 || ids[0] != r.ID || ids[1] != r.ID {
+		t.Errorf("record saw review ids %q, want %s twice", ids, r.ID)
+	}
+	if got := rec.list(); len(got) != 1 || got[0] != "created" {
+		t.Errorf("journaled steps %q, want one created", got)
+	}
+}
+
+func TestHoldStoresNothingWhenTheRecordFails(t *testing.T) {
+	ctx := context.Background()
+	svc, rec, _ := newService(t)
+	req := request("truncate orders")
+	full := errors.New("journal: write segment: no space left on device")
+	_, err := svc.Hold(ctx, req, req.Hash(), hold, nil, func(string) error { return full })
+	if !errors.Is(err, full) {
+		t.Fatalf("Hold = %v, want the record's error", err)
+	}
+	if got := rec.list(); len(got) != 0 {
+		t.Errorf("journaled steps %q for a request that was not recorded", got)
+	}
+	open, err := svc.Store.ListReviews(ctx, store.ReviewFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(open) != 0 {
+		t.Errorf("stored %d reviews for a request that was not recorded", len(open))
+	}
+}

@@ -25,7 +25,11 @@ func newFakeReviews() *fakeReviews {
 	return &fakeReviews{opened: make(chan *sluice.Request, 4), status: sluice.ReviewPending, decided: make(chan struct{})}
 }
 
-func (f *fakeReviews) Open(_ context.Context, req *sluice.Request, _ string, _ sluice.Decision, _ []string) (*sluice.Review, error) {
+func (f *fakeReviews) Hold(_ context.Context, req *sluice.Request, _ string, _ sluice.Decision, _ []string,
+	record func(string) error) (*sluice.Review, error) {
+	if err := record("rv_1"); err != nil {
+		return nil, err
+	}
 	f.opened <- req
 	return &sluice.Review{ID: "rv_1", Status: sluice.ReviewPending}, nil
 }
