@@ -187,6 +187,7 @@ type mcpRecords struct {
 	requests []*sluice.Event          // requests of MCP sessions
 	results  map[string]*sluice.Event // results by request id
 	failures []*sluice.Event          // auth failures at the MCP front door
+	calls    []*sluice.Event          // requests sluice answered itself, outside sessions
 }
 
 // mcpJournal reads the journal of dataDir.
@@ -206,8 +207,11 @@ func mcpJournal(t *testing.T, dataDir string) *mcpRecords {
 			if j.starts[ev.Session] != nil {
 				j.requests = append(j.requests, ev)
 			}
+			if ev.Session == "" && ev.Request.Kind == sluice.KindTool {
+				j.calls = append(j.calls, ev)
+			}
 		case sluice.EventResult:
-			if j.starts[ev.Session] != nil {
+			if j.starts[ev.Session] != nil || ev.Session == "" && ev.Request.Kind == sluice.KindTool {
 				j.results[ev.Request.ID] = ev
 			}
 		case sluice.EventAuthFailure:
@@ -265,7 +269,8 @@ func TestMCPListDescribeQuery(t *testing.T) {
 			name = "newest"
 		}
 		t.Run(name, func(t *testing.T) {
-			earlier := mcpJournal(t, s.cfg.dataDir).starts // sessions of the subtests before
+			before := mcpJournal(t, s.cfg.dataDir)
+			earlier := before.starts // sessions of the subtests before
 			cs := mustMCPClient(t, s.g, s.agent, version, nil)
 			got := cs.InitializeResult().ProtocolVersion
 			if want := version; (want != "" && got != want) || (want == "" && got != "2026-07-28") {
@@ -419,6 +424,20 @@ func TestMCPListDescribeQuery(t *testing.T) {
 			if !slices.Equal(capRows, []string{"1|Ada|ada@example.com", "2|Grace|grace@example.com"}) {
 				t.Fatalf("captured rows of the capped query: %q", capRows)
 			}
+			// list_connections, which sluice answers itself, is journaled
+			// too: who asked, and what it was told.
+			calls := j.calls[len(before.calls):]
+			if len(calls) != 1 {
+				t.Fatalf("%d calls answered by sluice in the journal, want list_connections once", len(calls))
+			}
+			ask, answer := calls[0], j.results[calls[0].Request.ID]
+			if r := ask.Request; r.Text != "list_connections {}" || r.Subject != s.agentSub || ask.Decision.Action != sluice.ActionAllow {
+				t.Fatalf("list_connections record %+v %+v", r, ask.Decision)
+			}
+			if answer == nil || answer.Seq < ask.Seq || answer.Result.Status != sluice.StatusOK || answer.Result.Rows != 1 ||
+				answer.Result.Capture == nil || !slices.Equal(rowsOf(answer.Result.Capture.Rows), []string{"app|postgres|agents|false"}) {
+				t.Fatalf("list_connections answer record %+v", answer)
+			}
 		})
 	}
 }
@@ -564,6 +583,35 @@ func TestMCPReviewPendingThenApproved(t *testing.T) {
 	again := decode[mcpsrv.ResultOutput](t, call(t, cs, "query", del))
 	if again.Status != "pending_review" || again.Review == nil || again.Review.ID == rv.ID {
 		t.Fatalf("second run must open a new review: %+v", again)
+	}
+
+	// Every review_status call is in the journal with what it answered,
+	// the stranger's refused one included.
+	j := mcpJournal(t, s.cfg.dataDir)
+	var story []string
+	for _, ask := range j.calls {
+		answer := j.results[ask.Request.ID]
+		if answer == nil || ask.Request.Text != `review_status {"review_id":"`+rv.ID+`"}` {
+			t.Fatalf("call record %+v, answer %+v", ask.Request, answer)
+		}
+		who := "agent"
+		if ask.Request.Subject != s.agentSub {
+			who = ask.Request.Subject
+		}
+		told := answer.Result.Error
+		if answer.Result.Status == sluice.StatusOK {
+			told = rowsOf(answer.Result.Capture.Rows)[0]
+		}
+		story = append(story, who+": "+told)
+	}
+	want := []string{
+		"agent: " + rv.ID + "|pending|0|1",
+		s.internSub + `: no review "` + rv.ID + `" that you may see; review ids look like rv_... and come from a pending query result`,
+		"agent: " + rv.ID + "|approved|1|1",
+		"agent: " + rv.ID + "|executed|1|1",
+	}
+	if !slices.Equal(story, want) {
+		t.Fatalf("review_status calls in the journal:\n got %q\nwant %q", story, want)
 	}
 }
 

@@ -473,6 +473,20 @@ func TestAuditSearch(t *testing.T) {
 	if p := b.get("/console/search?class=bogus"); p.StatusCode != 400 {
 		t.Fatalf("bad class: %d", p.StatusCode)
 	}
+
+	// A call sluice answered itself belongs to no session: it is listed
+	// without a link to one.
+	ctx := context.Background()
+	call := &sluice.Request{ID: "call-1", Seq: 1, Kind: sluice.KindTool, Text: "list_connections {}", Time: time.Now().UTC(),
+		Subject: "bot", Class: sluice.ClassRead}
+	must(t, f.trail.Record(ctx, &sluice.Event{Time: call.Time, Type: sluice.EventRequest, Request: call,
+		Decision: &sluice.Decision{Action: sluice.ActionAllow, Rule: "builtin"}}))
+	must(t, f.trail.Record(ctx, &sluice.Event{Time: call.Time, Type: sluice.EventResult, Request: call,
+		Result: &sluice.Result{Rows: 1, Status: sluice.StatusOK}}))
+	must(t, f.index.Flush(ctx))
+	p = b.get("/console/search?text=list_connections")
+	contains(t, p, `data-testid="search-count">1 statement<`, `data-session-id=""`, "list_connections {}")
+	lacks(t, p, `data-testid="search-session-link"`)
 }
 
 func TestIntegrity(t *testing.T) {

@@ -2,12 +2,15 @@ package mcp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/sluicehq/sluice"
@@ -123,6 +126,10 @@ func (s *Server) listConnections(ctx context.Context, req *sdk.CallToolRequest, 
 	if err != nil {
 		return nil, ConnectionsOutput{}, toolError(err)
 	}
+	call, err := s.Gate.BeginCall(ctx, c.id, c.addr, "list_connections {}")
+	if err != nil {
+		return nil, ConnectionsOutput{}, toolError(err)
+	}
 	out := ConnectionsOutput{Subject: c.id.Subject, Connections: []ConnectionInfo{}}
 	names := make([]string, 0, len(s.Connections))
 	for name := range s.Connections {
@@ -137,6 +144,11 @@ func (s *Server) listConnections(ctx context.Context, req *sdk.CallToolRequest, 
 		out.Connections = append(out.Connections, ConnectionInfo{Name: name, Type: string(s.Connections[name]),
 			Policy: p.Name, ReadOnly: p.ReadOnly, Access: s.access(p, c, name)})
 	}
+	capture := callCapture("name", "type", "policy", "read_only")
+	for _, ci := range out.Connections {
+		capture.add(ci.Name, ci.Type, ci.Policy, strconv.FormatBool(ci.ReadOnly))
+	}
+	call.End(ctx, int64(len(out.Connections)), capture.Capture, nil)
 	var b strings.Builder
 	if len(out.Connections) == 0 {
 		fmt.Fprintf(&b, "%s may use no connection through sluice from %s; ask an operator for a grant.", c.id.Subject, c.addr.Addr())
@@ -285,25 +297,66 @@ func (s *Server) reviewStatus(ctx context.Context, req *sdk.CallToolRequest, in 
 	}
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
-	notFound := fmt.Errorf("no review %q that you may see; review ids look like rv_... and come from a pending query result", in.ReviewID)
-	if strings.TrimSpace(in.ReviewID) == "" {
-		return nil, ReviewStatusOutput{}, errors.New("review_id is required")
-	}
-	rv, err := s.Reviews.Get(ctx, in.ReviewID)
+	args, _ := json.Marshal(in) // a struct of one string always encodes
+	call, err := s.Gate.BeginCall(ctx, c.id, c.addr, "review_status "+string(args))
 	if err != nil {
-		if e := review.PublicError(err); sluice.ErrorCode(e) == sluice.ENotFound {
-			return nil, ReviewStatusOutput{}, notFound
-		}
-		s.Log.Warn("review_status", "review", in.ReviewID, "err", err)
-		return nil, ReviewStatusOutput{}, errors.New("sluice could not read the review now; try again later")
+		return nil, ReviewStatusOutput{}, toolError(err)
 	}
-	if !s.mayView(rv, c.id) {
-		return nil, ReviewStatusOutput{}, notFound // do not confirm that the id exists
+	rv, err := s.viewReview(ctx, c, in.ReviewID)
+	if err != nil {
+		call.End(ctx, 0, nil, err)
+		return nil, ReviewStatusOutput{}, err
 	}
+	capture := callCapture("id", "status", "approvals", "min_approvals")
+	capture.add(rv.ID, string(rv.Status), strconv.Itoa(rv.Approvals()), strconv.Itoa(rv.MinApprovals))
+	call.End(ctx, 1, capture.Capture, nil)
 	out := ReviewStatusOutput{Review: reviewInfo(rv), Next: nextStep(rv, c)}
 	text := fmt.Sprintf("Review %s is %s (%d of %d approvals) for %s on connection %s:\n%s\n%s",
 		rv.ID, rv.Status, rv.Approvals(), rv.MinApprovals, rv.Request.Subject, rv.Request.Connection, rv.Request.Text, out.Next)
 	return textResult(text), out, nil
+}
+
+// viewReview returns review id if c may see it, or the error c is shown.
+func (s *Server) viewReview(ctx context.Context, c *caller, id string) (*sluice.Review, error) {
+	notFound := fmt.Errorf("no review %q that you may see; review ids look like rv_... and come from a pending query result", id)
+	if strings.TrimSpace(id) == "" {
+		return nil, errors.New("review_id is required")
+	}
+	rv, err := s.Reviews.Get(ctx, id)
+	if err != nil {
+		if e := review.PublicError(err); sluice.ErrorCode(e) == sluice.ENotFound {
+			return nil, notFound
+		}
+		s.Log.Warn("review_status", "review", id, "err", err)
+		return nil, errors.New("sluice could not read the review now; try again later")
+	}
+	if !s.mayView(rv, c.id) {
+		return nil, notFound // do not confirm that the id exists
+	}
+	return rv, nil
+}
+
+// captured builds the audit record's capture of what a call answered:
+// text columns, each value as the caller saw it.
+type captured struct{ *sluice.Capture }
+
+// callCapture returns an empty capture with the named columns.
+func callCapture(columns ...string) captured {
+	c := captured{&sluice.Capture{}}
+	for _, name := range columns {
+		c.Columns = append(c.Columns, sluice.Column{Name: name, TypeOID: pgtype.TextOID})
+	}
+	return c
+}
+
+// add appends a row of values.
+func (c captured) add(values ...string) {
+	row := make([]*string, len(values))
+	for i := range values {
+		row[i] = &values[i]
+		c.Bytes += len(values[i])
+	}
+	c.Rows = append(c.Rows, row)
 }
 
 // mayView reports whether id may see review rv: its requester, its

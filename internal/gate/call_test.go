@@ -1,0 +1,62 @@
+package gate_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/gate"
+)
+
+func TestCallJournaledBeforeAndAfter(t *testing.T) {
+	g, rec := newGate(t)
+	ctx := context.Background()
+	c, err := g.BeginCall(ctx, agent, client, `review_status {"review_id":"rv_1"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.events) != 1 {
+		t.Fatalf("%d events after BeginCall, want the request's", len(rec.events))
+	}
+	req := rec.events[0]
+	r := req.Request
+	if req.Type != sluice.EventRequest || req.Session != "" || r.Kind != sluice.KindTool || r.Text != `review_status {"review_id":"rv_1"}` ||
+		r.Subject != "bot" || len(r.Groups) != 1 || r.ClientAddr != client.String() || r.Class != sluice.ClassRead || r.ID == "" {
+		t.Fatalf("request record %+v %+v", req, r)
+	}
+	if d := req.Decision; d.Action != sluice.ActionAllow || d.Rule != gate.BuiltinRule {
+		t.Fatalf("decision %+v, want allowed by sluice's own rule", d)
+	}
+	capture := &sluice.Capture{Columns: []sluice.Column{{Name: "id"}}, Rows: [][]*string{{ptr("rv_1")}}, Bytes: 4}
+	c.End(ctx, 1, capture, nil)
+	c2, err := g.BeginCall(ctx, agent, client, "list_connections {}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.End(ctx, 0, nil, errors.New("no review"))
+
+	if got := rec.types(); len(got) != 4 || got[1] != sluice.EventResult || got[3] != sluice.EventResult {
+		t.Fatalf("events %v, want request, result, request, result", got)
+	}
+	ok, failed := rec.events[1], rec.events[3]
+	if ok.Request != r || ok.Result.Status != sluice.StatusOK || ok.Result.Rows != 1 || ok.Result.Capture != capture {
+		t.Errorf("answer %+v", ok.Result)
+	}
+	if failed.Request.ID == r.ID {
+		t.Errorf("two calls share the id %s", r.ID)
+	}
+	if failed.Result.Status != sluice.StatusError || failed.Result.Error != "no review" {
+		t.Errorf("failed answer %+v", failed.Result)
+	}
+}
+
+func TestCallRefusedWhenTheJournalFails(t *testing.T) {
+	g, rec := newGate(t)
+	rec.fail = true
+	if _, err := g.BeginCall(context.Background(), agent, client, "list_connections {}"); sluice.ErrorCode(err) != sluice.EUnavailable {
+		t.Fatalf("BeginCall with a failing journal = %v, want unavailable", err)
+	}
+}
+
+func ptr(s string) *string { return &s }
