@@ -155,6 +155,17 @@ type Store interface {
 	// Usage returns the tokens used by subject on connection on day, 0 when none.
 	// It returns an error when day is not a date in the form AddUsage takes.
 	Usage(ctx context.Context, subject, connection, day string) (int64, error)
+	// ReserveTokens admits r when the used tokens of its budget (subject,
+	// connection, day) plus those of the budget's reservations still
+	// held at now (Until after now) stay below limit, and then stores r.
+	// It is atomic across replicas: of concurrent reservations of one
+	// budget, each sees those admitted before it. It returns the used and
+	// reserved tokens it saw and whether r was admitted; expired
+	// reservations of the budget are dropped. r.ID must be unique; r.Tokens
+	// must not be negative.
+	ReserveTokens(ctx context.Context, r TokenReservation, limit int64, now time.Time) (used, reserved int64, ok bool, err error)
+	// ReleaseTokens drops reservation id. An unknown id changes nothing.
+	ReleaseTokens(ctx context.Context, id string) error
 
 	// ExportCursor returns the journal sequence number through which the
 	// export sink named key has shipped, 0 when it has shipped nothing.
@@ -167,6 +178,36 @@ type Store interface {
 
 	// Close releases the store. It is idempotent.
 	Close() error
+}
+
+// TokenReservation holds tokens of a daily budget for a request in flight:
+// what it may use, counted against the budget until its usage is added and
+// the reservation released, or until Until, for a gateway that stopped
+// before it could release it.
+type TokenReservation struct {
+	ID                       string
+	Subject, Connection, Day string
+	Tokens                   int64
+	Until                    time.Time
+}
+
+// CheckReservation returns an error unless r is a valid argument of
+// ReserveTokens.
+func CheckReservation(r TokenReservation) error {
+	if r.ID == "" {
+		return errors.New("reservation without an id")
+	}
+	if r.Until.IsZero() {
+		return errors.New("reservation without an end")
+	}
+	return CheckUsage(r.Day, r.Tokens)
+}
+
+// Admits reports whether a budget of limit tokens with used tokens used and
+// reserved held by requests in flight admits one more request: whether
+// used + reserved stays below limit, computed so that it cannot overflow.
+func Admits(used, reserved, limit int64) bool {
+	return used < limit && reserved < limit-used
 }
 
 // CheckUsage returns an error unless tokens and day are valid arguments of

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -98,8 +99,8 @@ func TestAnthropicPassthrough(t *testing.T) {
 	if res.Masked["prompt_aws_access_key_id"] != 1 {
 		t.Errorf("prompt masking counts %v", res.Masked)
 	}
-	if s.usage.total() != 120 {
-		t.Errorf("budget counted %d tokens, want 120", s.usage.total())
+	if s.usage.total(t) != 120 {
+		t.Errorf("budget counted %d tokens, want 120", s.usage.total(t))
 	}
 
 	st, body = s.post(t, "/v1/messages", `{"model":"claude-test","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
@@ -110,15 +111,15 @@ func TestAnthropicPassthrough(t *testing.T) {
 	if u := res.HTTP.Usage; u == nil || u.InputTokens != 300 || u.OutputTokens != 50 || res.HTTP.Events != 6 {
 		t.Errorf("stream usage %+v, events %d", res.HTTP.Usage, res.HTTP.Events)
 	}
-	if s.usage.total() != 470 {
-		t.Errorf("budget counted %d tokens, want 470", s.usage.total())
+	if s.usage.total(t) != 470 {
+		t.Errorf("budget counted %d tokens, want 470", s.usage.total(t))
 	}
 
 	if st, body := s.post(t, "/v1/messages/count_tokens", `{"model":"claude-test","messages":[]}`); st != 200 || body != `{"input_tokens":42}` {
 		t.Errorf("count_tokens: %d %s", st, body)
 	}
-	if s.usage.total() != 470 {
-		t.Errorf("count_tokens counted against the budget: %d", s.usage.total())
+	if s.usage.total(t) != 470 {
+		t.Errorf("count_tokens counted against the budget: %d", s.usage.total(t))
 	}
 	if st, body := s.post(t, "/v1/models", `{}`); st != 404 || !strings.Contains(body, `"type":"not_found_error"`) {
 		t.Errorf("other endpoint: %d %s", st, body)
@@ -159,7 +160,7 @@ func TestAnthropicBudget(t *testing.T) {
 	if res.Status != sluice.StatusDenied {
 		t.Errorf("refusal recorded as %+v", res)
 	}
-	s.usage.fail = true
+	s.usage.fail.Store(true)
 	if st, body := s.post(t, "/v1/messages", msg); st != http.StatusBadGateway || !strings.Contains(body, "cannot check your token budget") {
 		t.Errorf("usage store down: %d %s", st, body)
 	}
@@ -200,10 +201,65 @@ func TestAnthropicBudgetInFlight(t *testing.T) {
 	if st, body := s.post(t, "/v1/messages", msg); st != 200 {
 		t.Errorf("after the two reported 240 tokens: %d %s", st, body)
 	}
-	if got := s.usage.total(); got != 360 {
+	if got := s.usage.total(t); got != 360 {
 		t.Errorf("usage %d, want 360", got)
 	}
 	if n := len(s.up.requests()); n != 3 {
 		t.Errorf("the upstream saw %d requests, want 3", n)
+	}
+}
+
+// TestAnthropicBudgetAcrossReplicas runs two gateways on one state store,
+// each with a handle of its own on the file, as two processes would: the
+// requests in flight on both count against the budget on each.
+func TestAnthropicBudgetAcrossReplicas(t *testing.T) {
+	arrived, hold := make(chan struct{}, 4), make(chan struct{})
+	messages := fakeMessages(t)
+	held := func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-hold
+		messages(w, r)
+	}
+	path := filepath.Join(t.TempDir(), "state.db")
+	optsA, optsB := anthropicOptions(1000), anthropicOptions(1000)
+	optsA.usage, optsB.usage = newUsageStore(t, path), newUsageStore(t, path)
+	a, b := newSetup(t, held, optsA), newSetup(t, held, optsB)
+	msg := `{"model":"claude-test","max_tokens":500,"messages":[{"role":"user","content":"hi"}]}`
+
+	// One request in flight on each replica: about 1,040 of 1,000 tokens.
+	status := make(chan int, 3)
+	for _, s := range []*setup{b, a} {
+		go func() {
+			st, _ := s.post(t, "/v1/messages", msg)
+			status <- st
+		}()
+		<-arrived
+	}
+	// A third, on either replica, would pass a check that saw only its
+	// own replica's request; it must be refused before the upstream.
+	third := make(chan string, 1)
+	go func() {
+		st, body := a.post(t, "/v1/messages", msg)
+		third <- fmt.Sprint(st, " ", body)
+	}()
+	select {
+	case got := <-third:
+		if !strings.HasPrefix(got, "429 ") || !strings.Contains(got, "requests in flight may use") {
+			t.Errorf("a third request while one runs on each replica: %s", got)
+		}
+	case <-arrived:
+		t.Error("a third request reached the upstream: replica a did not see replica b's request in flight")
+		status <- 0 // it is held with the others
+	}
+	close(hold)
+	for range 2 {
+		if st := <-status; st != 200 {
+			t.Errorf("a request in flight ended with %d", st)
+		}
+	}
+	// Their usage is counted and their reservations are gone: 240 of
+	// 1,000 used, so the next request fits.
+	if st, body := b.post(t, "/v1/messages", msg); st != 200 {
+		t.Errorf("after both requests ended: %d %s", st, body)
 	}
 }

@@ -3,6 +3,8 @@ package httpproxy
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/mask"
+	"github.com/sluicehq/sluice/internal/store"
 )
 
 // ReviewHeader names the review that held a request, on the answer sent
@@ -210,25 +213,30 @@ func cutUTF8(b []byte, n int) []byte {
 // day is today's date in UTC, the key of daily budgets.
 func (s *Server) day() string { return s.Now().UTC().Format("2006-01-02") }
 
+// reservationTTL is how long a reservation counts if its gateway never
+// releases it (it stopped mid-request): longer than a Messages request
+// runs, short enough that the budget is whole again within the hour.
+const reservationTTL = time.Hour
+
 // reserveBudget admits a Claude API request of a subject whose daily
-// budget is not used up, counting the requests of the subject still in
-// flight at what they may use (reservations), so that concurrent requests
-// cannot all pass a check that sees none of them: the budget can be
-// exceeded by at most the last request admitted. The caller calls release
-// once the request's usage is in the store.
+// budget is not used up, counting the subject's requests still in flight,
+// on every replica, at what they may use (reservations in the state
+// store), so that concurrent requests cannot all pass a check that sees
+// none of them: the budget can be exceeded by at most the last request
+// admitted. The caller calls release once the request's usage is in the
+// store.
 func (s *Server) reserveBudget(ctx context.Context, c *caller, cn *Conn, body []byte) (release func(), err error) {
 	limit := cn.budget(c.id)
 	if limit <= 0 || s.Usage == nil {
 		return func() {}, nil
 	}
-	day := s.day()
-	used, err := s.Usage.Usage(ctx, c.id.Subject, cn.Name, day)
+	now := s.Now()
+	r := store.TokenReservation{ID: reservationID(), Subject: c.id.Subject, Connection: cn.Name, Day: s.day(),
+		Tokens: estimateTokens(body), Until: now.Add(reservationTTL)}
+	used, inFlight, ok, err := s.Usage.ReserveTokens(ctx, r, limit, now)
 	if err != nil {
 		return nil, sluice.Errorf(sluice.EUnavailable, "sluice cannot check your token budget now; try again later").WithCause(err)
 	}
-	key := budgetKey{subject: c.id.Subject, connection: cn.Name, day: day}
-	est := estimateTokens(body)
-	inFlight, ok := s.budgets.reserve(key, used, limit, est)
 	if !ok {
 		msg := fmt.Sprintf("daily token budget exhausted: %s used %d of %d tokens on connection %s today (UTC)",
 			c.id.Subject, used, limit, cn.Name)
@@ -238,7 +246,20 @@ func (s *Server) reserveBudget(ctx context.Context, c *caller, cn *Conn, body []
 		return nil, &sluice.Error{Code: sluice.ETooMany, Message: msg,
 			Hint: "the budget resets at 00:00 UTC; ask an operator to raise it in the connection's budgets"}
 	}
-	return func() { s.budgets.release(key, est) }, nil
+	return func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := s.Usage.ReleaseTokens(ctx, r.ID); err != nil {
+			s.Log.Warn("release token reservation; it counts until it ends", "reservation", r.ID, "until", r.Until, "err", err)
+		}
+	}, nil
+}
+
+// reservationID returns a new, random reservation id.
+func reservationID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return "tr_" + hex.EncodeToString(b[:])
 }
 
 // budget returns the daily token cap for id, 0 when none applies.

@@ -7,8 +7,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +20,8 @@ import (
 	"github.com/sluicehq/sluice/internal/httpclass"
 	"github.com/sluicehq/sluice/internal/listener/httpproxy"
 	"github.com/sluicehq/sluice/internal/policy"
+	"github.com/sluicehq/sluice/internal/store"
+	"github.com/sluicehq/sluice/internal/store/sqlite"
 	httpup "github.com/sluicehq/sluice/internal/upstream/http"
 )
 
@@ -105,7 +109,7 @@ type setup struct {
 	url   string // the proxy's base URL
 	rec   *memRecorder
 	up    *upstream
-	usage *memUsage
+	usage *usageStore
 }
 
 // options of newSetup.
@@ -118,6 +122,7 @@ type options struct {
 	budgets   []httpproxy.Budget
 	reviews   gate.Reviews
 	cred      httpup.Credential
+	usage     *usageStore // shared by two setups, as by two replicas; nil: a store of its own
 }
 
 func newSetup(t testing.TB, h http.HandlerFunc, o options) *setup {
@@ -152,7 +157,10 @@ func newSetup(t testing.TB, h http.HandlerFunc, o options) *setup {
 	}
 	g.HTTP = map[string]*httpclass.Classifier{"api": cl}
 	g.Reviews = o.reviews
-	s := &setup{rec: rec, up: up, usage: &memUsage{used: map[string]int64{}}}
+	if o.usage == nil {
+		o.usage = newUsageStore(t, filepath.Join(t.TempDir(), "state.db"))
+	}
+	s := &setup{rec: rec, up: up, usage: o.usage}
 	s.proxy = &httpproxy.Server{Gate: g, Authn: tokens{}, Usage: s.usage, CaptureBytes: 4096, MaxBodyBytes: 1 << 20,
 		Conns: map[string]*httpproxy.Conn{"api": {Name: "api", Upstream: u, Anthropic: o.anthropic, Budgets: o.budgets}}}
 	mux := http.NewServeMux()
@@ -204,36 +212,52 @@ func (s *setup) results(t *testing.T, n int) []*sluice.Event {
 	}
 }
 
-// memUsage is an in-memory UsageStore.
-type memUsage struct {
+// usageStore is the state store's token usage on a real SQLite file,
+// which a test can make fail, and which remembers the days it counted.
+type usageStore struct {
+	*sqlite.DB
+	fail atomic.Bool
 	mu   sync.Mutex
-	used map[string]int64
-	fail bool
+	days map[string]bool
 }
 
-func (m *memUsage) AddUsage(_ context.Context, subject, conn, day string, n int64) (int64, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	k := subject + "|" + conn + "|" + day
-	m.used[k] += n
-	return m.used[k], nil
-}
-
-func (m *memUsage) Usage(_ context.Context, subject, conn, day string) (int64, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail {
-		return 0, errors.New("store down")
+// newUsageStore opens a store on path, closed when the test ends.
+func newUsageStore(t testing.TB, path string) *usageStore {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return m.used[subject+"|"+conn+"|"+day], nil
+	t.Cleanup(func() { db.Close() })
+	return &usageStore{DB: db, days: map[string]bool{}}
 }
 
-func (m *memUsage) total() int64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+func (u *usageStore) AddUsage(ctx context.Context, subject, conn, day string, n int64) (int64, error) {
+	u.mu.Lock()
+	u.days[day] = true
+	u.mu.Unlock()
+	return u.DB.AddUsage(ctx, subject, conn, day, n)
+}
+
+func (u *usageStore) ReserveTokens(ctx context.Context, r store.TokenReservation, limit int64, now time.Time) (int64, int64, bool, error) {
+	if u.fail.Load() {
+		return 0, 0, false, errors.New("store down")
+	}
+	return u.DB.ReserveTokens(ctx, r, limit, now)
+}
+
+// total returns the tokens the agent used on connection api.
+func (u *usageStore) total(t testing.TB) int64 {
+	t.Helper()
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	var n int64
-	for _, v := range m.used {
-		n += v
+	for day := range u.days {
+		used, err := u.Usage(context.Background(), "bot", "api", day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += used
 	}
 	return n
 }

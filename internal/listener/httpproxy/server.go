@@ -26,6 +26,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/gate"
 	"github.com/sluicehq/sluice/internal/policy"
+	"github.com/sluicehq/sluice/internal/store"
 	httpup "github.com/sluicehq/sluice/internal/upstream/http"
 )
 
@@ -34,10 +35,12 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (*sluice.Identity, error)
 }
 
-// UsageStore counts each subject's daily tokens, shared by every replica.
+// UsageStore counts each subject's daily tokens and holds the reservations
+// of requests in flight, shared by every replica (see store.Store).
 type UsageStore interface {
 	AddUsage(ctx context.Context, subject, connection, day string, tokens int64) (int64, error)
-	Usage(ctx context.Context, subject, connection, day string) (int64, error)
+	ReserveTokens(ctx context.Context, r store.TokenReservation, limit int64, now time.Time) (used, reserved int64, ok bool, err error)
+	ReleaseTokens(ctx context.Context, id string) error
 }
 
 // Conn is one HTTP connection.
@@ -89,7 +92,6 @@ type Server struct {
 	sessions map[sessionKey]*session
 	stop     chan struct{}
 	reaper   sync.WaitGroup
-	budgets  reservations
 }
 
 func (s *Server) init() {

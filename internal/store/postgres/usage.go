@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -43,4 +44,53 @@ func (d *DB) Usage(ctx context.Context, subject, connection, day string) (int64,
 		return 0, fmt.Errorf("usage of %q on %q for %s: %w", subject, connection, day, err)
 	}
 	return total, nil
+}
+
+// ReserveTokens admits r when the budget's usage and unexpired
+// reservations stay below limit, and stores it. Reservations of one budget
+// are serialized by a lock on the budget's token_usage row, which the
+// transaction creates with 0 tokens when the budget has none yet; AddUsage
+// waits for that lock too.
+func (d *DB) ReserveTokens(ctx context.Context, r store.TokenReservation, limit int64, now time.Time) (used, reserved int64, ok bool, err error) {
+	if err := store.CheckReservation(r); err != nil {
+		return 0, 0, false, fmt.Errorf("reserve tokens of %q on %q: %w", r.Subject, r.Connection, err)
+	}
+	budget := cleanArgs([]any{r.Subject, r.Connection, r.Day})
+	err = pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO token_usage (subject, connection, day, tokens) VALUES ($1, $2, $3, 0)
+            ON CONFLICT (subject, connection, day) DO NOTHING`, budget...); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT tokens FROM token_usage WHERE subject = $1 AND connection = $2 AND day = $3
+            FOR UPDATE`, budget...).Scan(&used); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM token_reservations
+            WHERE subject = $1 AND connection = $2 AND day = $3 AND until <= $4`, append(budget, now)...); err != nil {
+			return fmt.Errorf("drop expired: %w", err)
+		}
+		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(tokens), 0)::bigint FROM token_reservations
+            WHERE subject = $1 AND connection = $2 AND day = $3`, budget...).Scan(&reserved); err != nil {
+			return err
+		}
+		if !store.Admits(used, reserved, limit) {
+			return nil
+		}
+		ok = true
+		_, err := tx.Exec(ctx, `INSERT INTO token_reservations (id, subject, connection, day, tokens, until)
+            VALUES ($1, $2, $3, $4, $5, $6)`, cleanArgs([]any{r.ID, r.Subject, r.Connection, r.Day, r.Tokens, r.Until})...)
+		return err
+	})
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("reserve tokens of %q on %q: %w", r.Subject, r.Connection, err)
+	}
+	return used, reserved, ok, nil
+}
+
+// ReleaseTokens drops reservation id.
+func (d *DB) ReleaseTokens(ctx context.Context, id string) error {
+	if _, err := d.exec(ctx, `DELETE FROM token_reservations WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("release token reservation %q: %w", id, err)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -20,6 +21,10 @@ var usageTests = []test{
 	{"NegativeRejected", testUsageNegative},
 	{"BadDayRejected", testUsageBadDay},
 	{"OverflowRejected", testUsageOverflow},
+	{"ReservationsCount", testReserveCounts},
+	{"ReservationsExpire", testReserveExpires},
+	{"ReservationBadInput", testReserveRejectsBadInput},
+	{"ReservationsConcurrent", testReserveConcurrent},
 }
 
 // today is the suite's reference day for usage: the UTC date of base.
@@ -181,5 +186,119 @@ func testUsageOverflow(t *testing.T, st store.Store) {
 	}
 	if got := mustUsage(t, st, "alice", "claude", today); got != math.MaxInt64 {
 		t.Errorf("Usage after an overflowing add = %d, want %d", got, int64(math.MaxInt64))
+	}
+}
+
+// reservation returns a reservation of tokens on alice's claude budget for
+// today, held for an hour after base.
+func reservation(id string, tokens int64) store.TokenReservation {
+	return store.TokenReservation{ID: id, Subject: "alice", Connection: "claude", Day: today, Tokens: tokens,
+		Until: base.Add(time.Hour)}
+}
+
+// reserve calls ReserveTokens at base or fails the test.
+func reserve(t *testing.T, st store.Store, r store.TokenReservation, limit int64) (used, reserved int64, ok bool) {
+	t.Helper()
+	used, reserved, ok, err := st.ReserveTokens(context.Background(), r, limit, base)
+	if err != nil {
+		t.Fatalf("ReserveTokens(%+v, %d): %v", r, limit, err)
+	}
+	return used, reserved, ok
+}
+
+func testReserveCounts(t *testing.T, st store.Store) {
+	// Reservations count against the budget with its usage, each budget
+	// apart, until released.
+	mustAddUsage(t, st, "alice", "claude", today, 40)
+	if used, reserved, ok := reserve(t, st, reservation("r1", 30), 100); !ok || used != 40 || reserved != 0 {
+		t.Fatalf("first reservation: used %d reserved %d ok %v; want 40, 0, admitted", used, reserved, ok)
+	}
+	if used, reserved, ok := reserve(t, st, reservation("r2", 50), 100); !ok || used != 40 || reserved != 30 {
+		t.Fatalf("second reservation: used %d reserved %d ok %v; want 40, 30, admitted", used, reserved, ok)
+	}
+	// 40 used + 80 reserved: the budget is spoken for.
+	if used, reserved, ok := reserve(t, st, reservation("r3", 1), 100); ok || used != 40 || reserved != 80 {
+		t.Fatalf("third reservation: used %d reserved %d ok %v; want 40, 80, refused", used, reserved, ok)
+	}
+	other := reservation("b1", 10)
+	other.Subject = "bob"
+	if used, reserved, ok := reserve(t, st, other, 100); !ok || used != 0 || reserved != 0 {
+		t.Fatalf("another subject's budget: used %d reserved %d ok %v; want 0, 0, admitted", used, reserved, ok)
+	}
+	if err := st.ReleaseTokens(context.Background(), "r2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ReleaseTokens(context.Background(), "never-reserved"); err != nil {
+		t.Fatalf("releasing an unknown reservation: %v", err)
+	}
+	if used, reserved, ok := reserve(t, st, reservation("r4", 1), 100); !ok || reserved != 30 {
+		t.Fatalf("after a release: used %d reserved %d ok %v; want 30 reserved, admitted", used, reserved, ok)
+	}
+	if got := mustUsage(t, st, "alice", "claude", today); got != 40 {
+		t.Errorf("Usage after reservations = %d, want 40: reservations are not usage", got)
+	}
+}
+
+func testReserveExpires(t *testing.T, st store.Store) {
+	// A reservation whose gateway never released it stops counting at
+	// its end.
+	short := reservation("gone", 90)
+	short.Until = base.Add(-time.Second)
+	if _, _, ok, err := st.ReserveTokens(context.Background(), short, 100, base.Add(-time.Minute)); err != nil || !ok {
+		t.Fatalf("ReserveTokens = %v, %v", ok, err)
+	}
+	if _, reserved, ok := reserve(t, st, reservation("next", 90), 100); !ok || reserved != 0 {
+		t.Fatalf("after the first reservation ended: reserved %d ok %v; want 0, admitted", reserved, ok)
+	}
+}
+
+func testReserveRejectsBadInput(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	for _, r := range []store.TokenReservation{
+		func() store.TokenReservation { r := reservation("", 1); return r }(),
+		func() store.TokenReservation { r := reservation("neg", -1); return r }(),
+		func() store.TokenReservation { r := reservation("day", 1); r.Day = "today"; return r }(),
+		func() store.TokenReservation { r := reservation("until", 1); r.Until = time.Time{}; return r }(),
+	} {
+		if _, _, ok, err := st.ReserveTokens(ctx, r, 100, base); err == nil {
+			t.Errorf("ReserveTokens(%+v) = %v, nil; want an error", r, ok)
+		}
+	}
+	// A usage near the largest int64 must not wrap around and admit.
+	mustAddUsage(t, st, "alice", "claude", today, math.MaxInt64-1)
+	if _, _, ok := reserve(t, st, reservation("big", math.MaxInt64), math.MaxInt64); !ok {
+		t.Fatal("a reservation below the limit was refused")
+	}
+	if _, _, ok := reserve(t, st, reservation("wrap", 1), math.MaxInt64); ok {
+		t.Error("a reservation beyond the limit was admitted: the sum wrapped around")
+	}
+}
+
+func testReserveConcurrent(t *testing.T, st store.Store) {
+	// Replicas reserve at once: no more are admitted than the budget
+	// holds, and no fewer. Each round is a budget of its own.
+	const rounds, goroutines, tokens, limit = 6, 24, 10, 100
+	for round := range rounds {
+		admitted := make(chan string, goroutines)
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			wg.Go(func() {
+				r := reservation(fmt.Sprintf("c%d-%d", round, g), tokens)
+				r.Subject = fmt.Sprintf("agent-%d", round)
+				_, _, ok, err := st.ReserveTokens(context.Background(), r, limit, base)
+				if err != nil {
+					t.Errorf("ReserveTokens: %v", err)
+				}
+				if ok {
+					admitted <- r.ID
+				}
+			})
+		}
+		wg.Wait()
+		close(admitted)
+		if n := len(admitted); n != limit/tokens {
+			t.Errorf("round %d: %d of %d concurrent reservations of %d tokens admitted under a limit of %d, want %d",
+				round, n, goroutines, tokens, limit, limit/tokens)
+		}
 	}
 }
