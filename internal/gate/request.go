@@ -131,8 +131,10 @@ func (s *Session) hold(ctx context.Context, req *sluice.Request, a *sqlclass.Ana
 		}
 		return deny, denied(deny, req.Class, reasons)
 	}
+	// The request's record is written: its outcome must follow even when
+	// the caller has gone.
 	ev := &sluice.Event{Time: s.gate.Now(), Type: sluice.EventDecision, Session: s.rec.ID, Request: req, Decision: &deny}
-	if err := s.gate.rec.Record(ctx, ev); err != nil {
+	if err := s.gate.rec.Record(context.WithoutCancel(ctx), ev); err != nil {
 		s.gate.log.Error("record review outcome", "request", req.ID, "err", err)
 		return deny, journalError(err)
 	}
