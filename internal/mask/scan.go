@@ -37,6 +37,8 @@ type scanner struct {
 	// first is the first built-in hit, for sniff.
 	first          kind
 	firstS, firstE int
+	// onHit, if set, hears of each hit's span of src (see SafeCut).
+	onHit func(start, end int)
 }
 
 // span is a custom detector's match.
@@ -194,6 +196,9 @@ func (s *scanner) hit(k kind, start, end int) {
 	}
 	s.hits++
 	s.c.add(k)
+	if s.onHit != nil {
+		s.onHit(start, end)
+	}
 	if !s.detectOnly {
 		s.dst = append(s.dst, s.src[s.last:start]...)
 		s.dst = s.e.maskHit(s.dst, k, s.src[start:end])
@@ -209,6 +214,9 @@ func (s *scanner) writeCustom(m *span, end int) {
 	}
 	s.hits++
 	s.c.addNamed(m.d.name)
+	if s.onHit != nil {
+		s.onHit(start, end)
+	}
 	if !s.detectOnly {
 		s.dst = append(s.dst, s.src[s.last:start]...)
 		s.dst = s.e.maskCustom(s.dst, m.d, s.src[start:end])

@@ -14,8 +14,9 @@ import (
 // it with the next delta, so that the detectors always see whole lines, as
 // in a text body: a delta is sent up to its last newline; a PEM private
 // key is held from its BEGIN line to its END line; a line longer than
-// deltaLine is sent up to its last blank, and a word with no blank is held
-// until it is maxLine long. What is held goes out, in its own delta event,
+// deltaLine is sent up to a blank that splits no value the detectors find,
+// cutTail bytes or more before its end (mask.Engine.SafeCut), and a line
+// with no such blank is held until it is maxLine long. What is held goes out, in its own delta event,
 // before any event other than a ping or another delta of the same kind,
 // and at the end of the stream.
 
@@ -115,13 +116,13 @@ func (st *stream) deltaCut(unit []byte) int {
 	if len(unit) < deltaLine {
 		return 0
 	}
-	if i := bytes.LastIndexAny(unit, " \t"); i >= 0 {
-		return i + 1
+	if n := st.m.SafeCut(unit, len(unit)-cutTail); n > 0 {
+		return n
 	}
 	if len(unit) < maxLine {
 		return 0
 	}
-	return len(unit)
+	return st.longLineCut(unit)
 }
 
 // deltaUnits returns the events to send in place of ev, whose data is

@@ -189,3 +189,32 @@ func TestSSEDeltasHoldAPrivateKey(t *testing.T) {
 		t.Errorf("the agent got %q", got.text)
 	}
 }
+
+// TestSSEDeltasLongLineKeepsACardWhole streams a line longer than the
+// delta cut with a card number split across two deltas near its end: the
+// cut must not fall between the number's groups.
+func TestSSEDeltasLongLineKeepsACardWhole(t *testing.T) {
+	head := strings.Repeat("lorem ", 180) + card[:9] // 1,089 bytes, the number's first two groups
+	s := newSetup(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, blockStart)
+		fmt.Fprint(w, deltaEv("text_delta", "text", head))
+		w.(http.Flusher).Flush()
+		fmt.Fprint(w, deltaEv("text_delta", "text", card[9:]+" and more\n"))
+		fmt.Fprint(w, blockStop)
+	}, maskOptions())
+	st, _, body := s.do(t, "GET", "/proxy/api/v1/messages", "")
+	if st != 200 {
+		t.Fatalf("status %d: %s", st, body)
+	}
+	got := parseStream(t, body)
+	if strings.Contains(got.text, card) || strings.Contains(got.text, "1111 1111 1111 and") {
+		t.Errorf("the card number reached the agent: ...%q", got.text[max(0, len(got.text)-80):])
+	}
+	if !strings.HasPrefix(got.text, "lorem lorem ") || !strings.HasSuffix(got.text, " and more\n") {
+		t.Errorf("the text around the number changed: %q...%q", got.text[:20], got.text[max(0, len(got.text)-20):])
+	}
+	if res := s.results(t, 1)[0].Result; res.Masked["payment_card"] != 1 {
+		t.Errorf("record: masked %v", res.Masked)
+	}
+}

@@ -149,6 +149,14 @@ func jsonValid(s string) bool { return json.Valid([]byte(s)) }
 // still found.
 func TestProxyMasksTextAcrossLines(t *testing.T) {
 	const pemBody1, pemBody2 = "MIIEpAIBAAKCAQEA7bq98v2Pk0ZQ", "q1w2e3r4t5y6u7i8o9p0=="
+	// A card number, with blanks in it, starts 12 bytes before the end of
+	// the first 64 KiB piece: a cut at the piece's last blank would split
+	// it into two halves that are no card number.
+	cardFiller := strings.Repeat("lorem ", 10920) + "abc "
+	cardLine := cardFiller + card + " tail"
+	if len(cardFiller) != 64<<10-12 {
+		t.Fatalf("card filler of %d bytes", len(cardFiller))
+	}
 	// The token starts 20 bytes before the end of the first 64 KiB piece.
 	filler := strings.Repeat("lorem ", 10919) + "a "
 	long := filler + ghToken + " tail"
@@ -162,6 +170,8 @@ func TestProxyMasksTextAcrossLines(t *testing.T) {
 			fmt.Fprintf(w, "config:\n-----BEGIN RSA PRIVATE KEY-----\n%s\n%s\n-----END RSA PRIVATE KEY-----\ndone\n", pemBody1, pemBody2)
 		case "/long":
 			fmt.Fprintf(w, "%s\nlast line\n", long)
+		case "/card":
+			fmt.Fprintf(w, "%s\n", cardLine)
 		}
 	}, maskOptions())
 	st, _, body := s.do(t, "GET", "/proxy/api/pem", "")
@@ -174,8 +184,15 @@ func TestProxyMasksTextAcrossLines(t *testing.T) {
 		!strings.HasPrefix(body, "lorem lorem ") {
 		t.Errorf("long line: %d, token in body %v, %d bytes, ends %q", st, strings.Contains(body, ghToken), len(body), body[max(0, len(body)-40):])
 	}
-	evs := s.results(t, 2)
-	if evs[0].Result.Masked["pem_private_key"] != 1 || evs[1].Result.Masked["github_token"] != 1 {
-		t.Errorf("masked counts %v, %v", evs[0].Result.Masked, evs[1].Result.Masked)
+	st, _, body = s.do(t, "GET", "/proxy/api/card", "")
+	if st != 200 || strings.Contains(body, card) || strings.Contains(body, "1111 1111 1111 tail") || !strings.HasSuffix(body, " tail\n") {
+		t.Errorf("card at the piece boundary: %d, ends %q", st, body[max(0, len(body)-60):])
+	}
+	evs := s.results(t, 3)
+	if evs[0].Result.Masked["pem_private_key"] != 1 || evs[1].Result.Masked["github_token"] != 1 || evs[2].Result.Masked["payment_card"] != 1 {
+		t.Errorf("masked counts %v, %v, %v", evs[0].Result.Masked, evs[1].Result.Masked, evs[2].Result.Masked)
 	}
 }
+
+// card is a test card number written in groups, as people write them.
+const card = "4111 1111 1111 1111"

@@ -309,9 +309,9 @@ func (st *stream) fail(resp *http.Response, err error) error {
 // text masks and streams a text body line by line. Two things span
 // lines, and are held back until they are whole so that the detectors see
 // them at once: a PEM private key block (from its BEGIN line to its END
-// line, up to maxLine), and the word a long line's 64 KiB piece ends in
-// (the piece is sent up to its last blank and the rest goes with the
-// next).
+// line, up to maxLine), and the end of a long line's 64 KiB piece (the
+// piece is sent up to a blank that splits no value, see longLineCut, and the rest
+// goes with the next).
 func (st *stream) text(resp *http.Response) error {
 	st.start(resp, false)
 	br := bufio.NewReaderSize(resp.Body, maxLine)
@@ -326,7 +326,7 @@ func (st *stream) text(resp *http.Response) error {
 		case st.m.OpenSecret(unit) && len(unit) < maxLine:
 			n = 0
 		case full:
-			n = afterLastBlank(unit)
+			n = st.longLineCut(unit)
 		}
 		if n > 0 {
 			if err := st.send(unit[:n], st.maskText); err != nil {
@@ -349,10 +349,21 @@ func (st *stream) text(resp *http.Response) error {
 	}
 }
 
-// afterLastBlank returns the length of b up to and including its last
-// space or tab, or len(b) when it has none (a word as long as the piece is
-// sent as it is).
-func afterLastBlank(b []byte) int {
+// cutTail is how far before the end of a long piece of text its cut
+// falls at least: a value that a cut must not split (a card number with
+// blanks in it) and that has not ended by the end of the piece is shorter
+// than this, so it lies wholly after the cut and goes with the next piece.
+const cutTail = 64
+
+// longLineCut returns how much of b, a piece of a line too long to hold whole, to
+// send now: up to a blank that splits no value the detectors find (see
+// mask.Engine.SafeCut) and lies cutTail bytes or more before the end;
+// failing that, up to its last blank; failing that, all of it (a word as
+// long as the piece is sent as it is).
+func (st *stream) longLineCut(b []byte) int {
+	if n := st.m.SafeCut(b, len(b)-cutTail); n > 0 {
+		return n
+	}
 	if i := bytes.LastIndexAny(b, " \t"); i >= 0 {
 		return i + 1
 	}
