@@ -310,8 +310,8 @@ func (st *stream) fail(resp *http.Response, err error) error {
 // lines, and are held back until they are whole so that the detectors see
 // them at once: a PEM private key block (from its BEGIN line to its END
 // line, up to maxLine), and the end of a long line's 64 KiB piece (the
-// piece is sent up to a blank that splits no value, see longLineCut, and the rest
-// goes with the next).
+// piece is sent up to a blank that splits no value, see longLineCut, and
+// the rest goes with the next).
 func (st *stream) text(resp *http.Response) error {
 	st.start(resp, false)
 	br := bufio.NewReaderSize(resp.Body, maxLine)
@@ -355,9 +355,9 @@ func (st *stream) text(resp *http.Response) error {
 // than this, so it lies wholly after the cut and goes with the next piece.
 const cutTail = 64
 
-// longLineCut returns how much of b, a piece of a line too long to hold whole, to
-// send now: up to a blank that splits no value the detectors find (see
-// mask.Engine.SafeCut) and lies cutTail bytes or more before the end;
+// longLineCut returns how much of b, a piece of a line too long to hold
+// whole, to send now: up to a blank that splits no value the detectors find
+// (see mask.Engine.SafeCut) and lies cutTail bytes or more before the end;
 // failing that, up to its last blank; failing that, all of it (a word as
 // long as the piece is sent as it is).
 func (st *stream) longLineCut(b []byte) int {
