@@ -1,34 +1,46 @@
 package mask
 
+import "bytes"
+
+// cutTries is how many blanks SafeCut tries, from the last one back.
+const cutTries = 16
+
 // SafeCut returns the length of the longest prefix of src, at most limit
-// bytes long, that ends just after a space or tab lying outside every value
-// the detectors find in src; 0 when there is none, or when a detector
-// panics. A caller that masks a stream in pieces cuts a long line there, so
-// that no value found in what it has read is split between two pieces and
-// missed by the detectors in both. A value that has not ended by the end of
-// src cannot be found yet: the caller keeps limit short of the end by more
-// than such a value is long. A nil Engine finds nothing.
+// bytes long, that ends just after a space or tab where cutting src changes
+// nothing: the prefix and the rest, masked apart, read as src masked
+// whole. Such a cut splits no value the detectors find, nor a value from
+// the key that makes it one ("password = hunter2"). It returns 0 when none
+// of the last cutTries blanks outside a value will do, or when a detector
+// panics. A caller that masks a stream in pieces cuts a long line there.
+// A value that has not ended by the end of src cannot be found yet: the
+// caller keeps limit short of the end by more than such a value is long.
+// A nil Engine finds nothing, and cuts at the last blank.
 func (e *Engine) SafeCut(src []byte, limit int) (n int) {
 	limit = min(limit, len(src))
-	var spans [][2]int // the hits, in order, not overlapping
-	if e != nil && e.detects() && limit > 0 {
-		defer func() {
-			if recover() != nil {
-				n = 0
-			}
-		}()
-		s := scanner{e: e, src: src, detectOnly: true,
-			onHit: func(start, end int) { spans = append(spans, [2]int{start, end}) }}
-		if len(e.custom) > 0 {
-			s.custom = e.findCustom(src)
+	if e == nil || !e.detects() {
+		if limit <= 0 {
+			return 0
 		}
-		if e.anyBuiltin {
-			s.run()
-		}
-		s.finish()
+		return bytes.LastIndexAny(src[:limit], " \t") + 1
 	}
+	defer func() {
+		if recover() != nil {
+			n = 0
+		}
+	}()
+	var spans [][2]int // the hits, in order, not overlapping
+	s := scanner{e: e, src: src, dst: nil, onHit: func(start, end int) { spans = append(spans, [2]int{start, end}) }}
+	if len(e.custom) > 0 {
+		s.custom = e.findCustom(src)
+	}
+	if e.anyBuiltin {
+		s.run()
+	}
+	s.finish()
+	whole := s.dst
+	var pieces []byte
 	k := len(spans) - 1 // the last span that starts at or before i
-	for i := limit - 1; i >= 0; i-- {
+	for i, tries := limit-1, 0; i >= 0 && tries < cutTries; i-- {
 		if src[i] != ' ' && src[i] != '\t' {
 			continue
 		}
@@ -38,7 +50,12 @@ func (e *Engine) SafeCut(src []byte, limit int) (n int) {
 		if k >= 0 && i+1 < spans[k][1] {
 			continue // cutting after i would split the hit
 		}
-		return i + 1
+		tries++
+		pieces, _ = e.scan(pieces[:0], src[:i+1], nil)
+		pieces, _ = e.scan(pieces, src[i+1:], nil)
+		if bytes.Equal(pieces, whole) {
+			return i + 1
+		}
 	}
 	return 0
 }

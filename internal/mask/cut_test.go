@@ -21,6 +21,7 @@ func TestSafeCut(t *testing.T) {
 		{"a card's blanks are not cuts", "pay " + card + " now", 12, "pay "},
 		{"after the card", "pay " + card + " now", 24, "pay " + card + " "},
 		{"a custom match's blanks are not cuts", "see TICKET 42 ABC then", 16, "see "},
+		{"a key stays with its value", "set password = hunter2 now", 15, "set "},
 		{"no blank", "abcdefgh", 8, ""},
 		{"only blanks inside a hit", card, len(card), ""},
 		{"limit beyond the end", "a b", 10, "a "},

@@ -148,3 +148,31 @@ func ruleEngineFuzz(t testing.TB) *Engine {
 	}
 	return e
 }
+
+// FuzzSafeCut checks that SafeCut never panics and that its cut is what it
+// promises: within the limit, just after a blank, and a cut that changes
+// nothing: the two pieces masked apart read as the whole masked at once.
+func FuzzSafeCut(f *testing.F) {
+	for _, tc := range detectorCorpus {
+		f.Add([]byte(tc.in), uint16(len(tc.in)/2))
+	}
+	f.Add([]byte("set password = hunter2 now, card 4111 1111 1111 1111 ok"), uint16(40))
+	e := fuzzEngine(f)
+	f.Fuzz(func(t *testing.T, src []byte, limit uint16) {
+		n := e.SafeCut(src, int(limit))
+		if n < 0 || n > int(limit) || n > len(src) {
+			t.Fatalf("SafeCut(%q, %d) = %d: out of range", src, limit, n)
+		}
+		if n == 0 {
+			return
+		}
+		if src[n-1] != ' ' && src[n-1] != '\t' {
+			t.Fatalf("SafeCut(%q, %d) = %d: not after a blank", src, limit, n)
+		}
+		whole := e.Text(nil, src, nil)
+		pieces := e.Text(e.Text(nil, src[:n], nil), src[n:], nil)
+		if !bytes.Equal(pieces, whole) {
+			t.Fatalf("cutting %q at %d changes its masking:\n whole  %q\n pieces %q", src, n, whole, pieces)
+		}
+	})
+}

@@ -14,9 +14,10 @@ import (
 // it with the next delta, so that the detectors always see whole lines, as
 // in a text body: a delta is sent up to its last newline; a PEM private
 // key is held from its BEGIN line to its END line; a line longer than
-// deltaLine is sent up to a blank that splits no value the detectors find,
-// cutTail bytes or more before its end (mask.Engine.SafeCut), and a line
-// with no such blank is held until it is maxLine long. What is held goes
+// deltaLine is sent up to a blank where a cut changes what the detectors
+// find in it in no way, cutTail bytes or more before its end
+// (mask.Engine.SafeCut), and a line with no such blank is held until it is
+// maxLine long. What is held goes
 // out, in its own delta event, before any event other than a ping or
 // another delta of the same kind, and at the end of the stream.
 

@@ -310,8 +310,8 @@ func (st *stream) fail(resp *http.Response, err error) error {
 // lines, and are held back until they are whole so that the detectors see
 // them at once: a PEM private key block (from its BEGIN line to its END
 // line, up to maxLine), and the end of a long line's 64 KiB piece (the
-// piece is sent up to a blank that splits no value, see longLineCut, and
-// the rest goes with the next).
+// piece is sent up to a blank where a cut changes nothing, see
+// longLineCut, and the rest goes with the next).
 func (st *stream) text(resp *http.Response) error {
 	st.start(resp, false)
 	br := bufio.NewReaderSize(resp.Body, maxLine)
@@ -351,13 +351,15 @@ func (st *stream) text(resp *http.Response) error {
 
 // cutTail is how far before the end of a long piece of text its cut
 // falls at least: a value that a cut must not split (a card number with
-// blanks in it) and that has not ended by the end of the piece is shorter
-// than this, so it lies wholly after the cut and goes with the next piece.
+// blanks in it, a key and its value) and that has not ended by the end of
+// the piece is shorter than this, so it lies wholly after the cut and goes
+// with the next piece.
 const cutTail = 64
 
 // longLineCut returns how much of b, a piece of a line too long to hold
-// whole, to send now: up to a blank that splits no value the detectors find
-// (see mask.Engine.SafeCut) and lies cutTail bytes or more before the end;
+// whole, to send now: up to a blank where a cut changes nothing the
+// detectors find (see mask.Engine.SafeCut) and that lies cutTail bytes or
+// more before the end;
 // failing that, up to its last blank; failing that, all of it (a word as
 // long as the piece is sent as it is).
 func (st *stream) longLineCut(b []byte) int {
