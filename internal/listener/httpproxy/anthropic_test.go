@@ -192,12 +192,7 @@ func TestAnthropicBudgetInFlight(t *testing.T) {
 		!strings.Contains(body, "requests in flight may use") {
 		t.Errorf("third request while two run: %d %s", st, body)
 	}
-	close(hold)
-	for range 2 {
-		if st := <-status; st != 200 {
-			t.Errorf("a request in flight ended with %d", st)
-		}
-	}
+	releaseHeld(t, hold, status, 2)
 	if st, body := s.post(t, "/v1/messages", msg); st != 200 {
 		t.Errorf("after the two reported 240 tokens: %d %s", st, body)
 	}
@@ -251,15 +246,22 @@ func TestAnthropicBudgetAcrossReplicas(t *testing.T) {
 		t.Error("a third request reached the upstream: replica a did not see replica b's request in flight")
 		status <- 0 // it is held with the others
 	}
-	close(hold)
-	for range 2 {
-		if st := <-status; st != 200 {
-			t.Errorf("a request in flight ended with %d", st)
-		}
-	}
+	releaseHeld(t, hold, status, 2)
 	// Their usage is counted and their reservations are gone: 240 of
 	// 1,000 used, so the next request fits.
 	if st, body := b.post(t, "/v1/messages", msg); st != 200 {
 		t.Errorf("after both requests ended: %d %s", st, body)
+	}
+}
+
+// releaseHeld lets the requests that the upstream holds finish, and checks
+// that the n of them whose statuses arrive on status succeeded.
+func releaseHeld(t *testing.T, hold chan struct{}, status <-chan int, n int) {
+	t.Helper()
+	close(hold)
+	for range n {
+		if st := <-status; st != 200 {
+			t.Errorf("a request in flight ended with %d", st)
+		}
 	}
 }
