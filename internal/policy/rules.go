@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/interpreter"
 
@@ -93,7 +94,28 @@ func compileWhen(env *cel.Env, expr string) (cel.Program, error) {
 	if ast.OutputType() != cel.BoolType {
 		return nil, fmt.Errorf("must be a boolean expression, not %s", ast.OutputType())
 	}
-	return env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(100000))
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	// A condition whose cost has no bound that the checker can see (it
+	// walks a list, or compares strings of any length) is tracked as it
+	// runs and stopped at the limit; one whose worst case is known and
+	// below the limit is not, which spares each evaluation a tracker.
+	if est, err := env.EstimateCost(ast, unknownSizes{}); err != nil || est.Max > costLimit {
+		opts = append(opts, cel.CostLimit(costLimit))
+	}
+	return env.Program(ast, opts...)
+}
+
+// costLimit bounds the cost of evaluating one rule condition, in CEL's
+// cost units.
+const costLimit = 100000
+
+// unknownSizes is a cost estimator that knows nothing of the variables'
+// sizes, so that the checker assumes the worst.
+type unknownSizes struct{}
+
+func (unknownSizes) EstimateSize(cost.AstNode) *cost.SizeEstimate { return nil }
+func (unknownSizes) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+	return nil
 }
 
 // activation resolves rule variables from an Input on demand, without
