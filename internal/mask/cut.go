@@ -17,10 +17,10 @@ const cutTries = 16
 // A nil Engine finds nothing, and cuts at the last blank.
 func (e *Engine) SafeCut(src []byte, limit int) (n int) {
 	limit = min(limit, len(src))
+	if limit <= 0 {
+		return 0
+	}
 	if e == nil || !e.detects() {
-		if limit <= 0 {
-			return 0
-		}
 		return bytes.LastIndexAny(src[:limit], " \t") + 1
 	}
 	defer func() {
@@ -29,7 +29,7 @@ func (e *Engine) SafeCut(src []byte, limit int) (n int) {
 		}
 	}()
 	var spans [][2]int // the hits, in order, not overlapping
-	s := scanner{e: e, src: src, dst: nil, onHit: func(start, end int) { spans = append(spans, [2]int{start, end}) }}
+	s := scanner{e: e, src: src, onHit: func(start, end int) { spans = append(spans, [2]int{start, end}) }}
 	if len(e.custom) > 0 {
 		s.custom = e.findCustom(src)
 	}
