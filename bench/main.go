@@ -118,8 +118,7 @@ func run(o options) error {
 	}
 	defer full.stop()
 	direct := target{name: "direct", addr: pg.Addr(), user: role.Name, password: role.Password}
-	sluiceAll := target{name: "sluice (journal, rules, masking)", addr: full.addr, user: "bench", password: full.token,
-		pid: full.pid()}
+	sluiceAll := full.target("sluice (journal, rules, masking)")
 	targets := []target{direct}
 	if addr, pid, stop, err := startPgBouncer(pg.Addr(), role.Name, role.Password); err != nil {
 		fmt.Fprintln(os.Stderr, "skipping PgBouncer:", err)
@@ -138,8 +137,7 @@ func run(o options) error {
 			return err
 		}
 		defer g.stop()
-		targets = append(targets, target{name: "sluice (journal, rules, masking; state in PostgreSQL)", addr: g.addr,
-			user: "bench", password: g.token, pid: g.pid()})
+		targets = append(targets, g.target("sluice (journal, rules, masking; state in PostgreSQL)"))
 	}
 	var variants []target
 	if o.variants {
@@ -153,8 +151,7 @@ func run(o options) error {
 			return err
 		}
 		defer ruled.stop()
-		variants = []target{{name: "sluice (journal only)", addr: plain.addr, user: "bench", password: plain.token, pid: plain.pid()},
-			{name: "sluice (journal, rules)", addr: ruled.addr, user: "bench", password: ruled.token, pid: ruled.pid()}}
+		variants = []target{plain.target("sluice (journal only)"), ruled.target("sluice (journal, rules)")}
 		targets = append(targets, variants...)
 	}
 
@@ -267,6 +264,12 @@ func (g *gateway) stop() { g.cmd.Process.Signal(os.Interrupt); g.cmd.Wait() }
 
 // pid is the gateway's process id.
 func (g *gateway) pid() int { return g.cmd.Process.Pid }
+
+// target is the gateway as a pgbench target named name, its process
+// measured.
+func (g *gateway) target(name string) target {
+	return target{name: name, addr: g.addr, user: "bench", password: g.token, pid: g.pid()}
+}
 
 // startSluice writes a config in dir and starts `sluice serve` with it.
 // state, when not empty, is the config's state line (the embedded SQLite

@@ -29,7 +29,7 @@ func bigStream(ctx context.Context, bin, work string, pg *testkit.Postgres, role
 		return nil, err
 	}
 	defer g.stop()
-	through := target{name: "sluice", addr: g.addr, user: "bench", password: g.token}
+	through := g.target("sluice")
 	rows := int64(mb) * 1024 * 1024 / 1000
 	q := fmt.Sprintf("select repeat('x', 992) || lpad(g::text, 8, '0') from generate_series(1, %d) g", rows)
 	res := &streamResult{mb: mb}
@@ -87,7 +87,7 @@ func idleSessions(ctx context.Context, bin, work string, pg *testkit.Postgres, r
 		return nil, err
 	}
 	defer g.stop()
-	t := target{name: "sluice", addr: g.addr, user: "bench", password: g.token}
+	t := g.target("sluice")
 	res := &idleResult{n: n}
 	// One session first, so the baseline has the code paths warm.
 	warm, err := pgx.Connect(ctx, t.dsn())
