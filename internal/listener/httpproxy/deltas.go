@@ -114,16 +114,13 @@ func (st *stream) deltaCut(unit []byte) int {
 	if i := bytes.LastIndexByte(unit, '\n'); i >= 0 {
 		return i + 1
 	}
-	if len(unit) < deltaLine {
+	switch {
+	case len(unit) < deltaLine:
 		return 0
+	case len(unit) >= maxLine:
+		return st.longLineCut(unit)
 	}
-	if n := st.m.SafeCut(unit, len(unit)-cutTail); n > 0 {
-		return n
-	}
-	if len(unit) < maxLine {
-		return 0
-	}
-	return st.longLineCut(unit)
+	return st.m.SafeCut(unit, len(unit)-cutTail)
 }
 
 // deltaUnits returns the events to send in place of ev, whose data is
