@@ -30,13 +30,7 @@ func (e *Engine) SafeCut(src []byte, limit int) (n int) {
 	}()
 	var spans [][2]int // the hits, in order, not overlapping
 	s := scanner{e: e, src: src, onHit: func(start, end int) { spans = append(spans, [2]int{start, end}) }}
-	if len(e.custom) > 0 {
-		s.custom = e.findCustom(src)
-	}
-	if e.anyBuiltin {
-		s.run()
-	}
-	s.finish()
+	s.pass()
 	whole := s.dst
 	var pieces []byte
 	k := len(spans) - 1 // the last span that starts at or before i

@@ -235,29 +235,29 @@ func (s *scanner) finish() {
 	}
 }
 
-// scan masks src into dst with the detectors and reports the number of hits.
-func (e *Engine) scan(dst, src []byte, c *Counts) ([]byte, int) {
-	s := scanner{e: e, src: src, dst: dst, c: c}
-	if len(e.custom) > 0 {
-		s.custom = e.findCustom(src)
+// pass runs every detector over s.src: the custom ones' matches are found
+// first, then the built-in scan merges them with its own hits.
+func (s *scanner) pass() {
+	if len(s.e.custom) > 0 {
+		s.custom = s.e.findCustom(s.src)
 	}
-	if e.anyBuiltin {
+	if s.e.anyBuiltin {
 		s.run()
 	}
 	s.finish()
+}
+
+// scan masks src into dst with the detectors and reports the number of hits.
+func (e *Engine) scan(dst, src []byte, c *Counts) ([]byte, int) {
+	s := scanner{e: e, src: src, dst: dst, c: c}
+	s.pass()
 	return s.dst, s.hits
 }
 
 // detect reports the number of detector hits in src without masking.
 func (e *Engine) detect(src []byte, c *Counts) int {
 	s := scanner{e: e, src: src, c: c, detectOnly: true}
-	if len(e.custom) > 0 {
-		s.custom = e.findCustom(src)
-	}
-	if e.anyBuiltin {
-		s.run()
-	}
-	s.finish()
+	s.pass()
 	return s.hits
 }
 
