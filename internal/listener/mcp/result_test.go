@@ -118,3 +118,28 @@ func TestDescribeSQL(t *testing.T) {
 		t.Fatal("NUL accepted")
 	}
 }
+
+// TestCallCaptureKeepsTheCaps checks that what sluice's own calls answered
+// is captured within the caps a query's result is: rows, bytes, none.
+func TestCallCaptureKeepsTheCaps(t *testing.T) {
+	cols := []string{"name", "type"}
+	rows := [][]string{{"app", "postgres"}, {"billing", "postgres"}, {"claude", "http"}}
+	cases := []struct {
+		rows, bytes int
+		want        int
+		truncated   bool
+	}{
+		{100, 1 << 16, 3, false},
+		{2, 1 << 16, 2, true},
+		{100, 20, 1, true}, // 11 bytes, then 15 more would pass 20
+		{0, 1 << 16, 0, true},
+	}
+	for _, c := range cases {
+		s := &Server{CaptureRows: c.rows, CaptureBytes: c.bytes}
+		got := s.callCapture(cols, rows)
+		if len(got.Rows) != c.want || got.Truncated != c.truncated || len(got.Columns) != 2 || got.Columns[0].Name != "name" {
+			t.Errorf("caps %d rows, %d bytes: captured %d rows, truncated %v, columns %v; want %d, %v",
+				c.rows, c.bytes, len(got.Rows), got.Truncated, got.Columns, c.want, c.truncated)
+		}
+	}
+}

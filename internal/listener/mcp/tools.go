@@ -144,11 +144,11 @@ func (s *Server) listConnections(ctx context.Context, req *sdk.CallToolRequest, 
 		out.Connections = append(out.Connections, ConnectionInfo{Name: name, Type: string(s.Connections[name]),
 			Policy: p.Name, ReadOnly: p.ReadOnly, Access: s.access(p, c, name)})
 	}
-	capture := callCapture("name", "type", "policy", "read_only")
+	rows := make([][]string, 0, len(out.Connections))
 	for _, ci := range out.Connections {
-		capture.add(ci.Name, ci.Type, ci.Policy, strconv.FormatBool(ci.ReadOnly))
+		rows = append(rows, []string{ci.Name, ci.Type, ci.Policy, strconv.FormatBool(ci.ReadOnly)})
 	}
-	call.End(ctx, int64(len(out.Connections)), capture.Capture, nil)
+	call.End(ctx, int64(len(rows)), s.callCapture([]string{"name", "type", "policy", "read_only"}, rows), nil)
 	var b strings.Builder
 	if len(out.Connections) == 0 {
 		fmt.Fprintf(&b, "%s may use no connection through sluice from %s; ask an operator for a grant.", c.id.Subject, c.addr.Addr())
@@ -307,9 +307,8 @@ func (s *Server) reviewStatus(ctx context.Context, req *sdk.CallToolRequest, in 
 		call.End(ctx, 0, nil, err)
 		return nil, ReviewStatusOutput{}, err
 	}
-	capture := callCapture("id", "status", "approvals", "min_approvals")
-	capture.add(rv.ID, string(rv.Status), strconv.Itoa(rv.Approvals()), strconv.Itoa(rv.MinApprovals))
-	call.End(ctx, 1, capture.Capture, nil)
+	call.End(ctx, 1, s.callCapture([]string{"id", "status", "approvals", "min_approvals"},
+		[][]string{{rv.ID, string(rv.Status), strconv.Itoa(rv.Approvals()), strconv.Itoa(rv.MinApprovals)}}), nil)
 	out := ReviewStatusOutput{Review: reviewInfo(rv), Next: nextStep(rv, c)}
 	text := fmt.Sprintf("Review %s is %s (%d of %d approvals) for %s on connection %s:\n%s\n%s",
 		rv.ID, rv.Status, rv.Approvals(), rv.MinApprovals, rv.Request.Subject, rv.Request.Connection, rv.Request.Text, out.Next)
@@ -336,27 +335,21 @@ func (s *Server) viewReview(ctx context.Context, c *caller, id string) (*sluice.
 	return rv, nil
 }
 
-// captured builds the audit record's capture of what a call answered:
-// text columns, each value as the caller saw it.
-type captured struct{ *sluice.Capture }
-
-// callCapture returns an empty capture with the named columns.
-func callCapture(columns ...string) captured {
-	c := captured{&sluice.Capture{}}
+// callCapture is the audit record's capture of what a call answered: text
+// columns and their rows, within the capture caps as a query's result is.
+func (s *Server) callCapture(columns []string, rows [][]string) *sluice.Capture {
+	rs := &resultSet{}
 	for _, name := range columns {
-		c.Columns = append(c.Columns, sluice.Column{Name: name, TypeOID: pgtype.TextOID})
+		rs.cols = append(rs.cols, sluice.Column{Name: name, TypeOID: pgtype.TextOID})
 	}
-	return c
-}
-
-// add appends a row of values.
-func (c captured) add(values ...string) {
-	row := make([]*string, len(values))
-	for i := range values {
-		row[i] = &values[i]
-		c.Bytes += len(values[i])
+	for _, r := range rows {
+		row := make([]*string, len(r))
+		for i := range r {
+			row[i] = &r[i]
+		}
+		rs.rows = append(rs.rows, row)
 	}
-	c.Rows = append(c.Rows, row)
+	return rs.capture(s.CaptureRows, s.CaptureBytes)
 }
 
 // mayView reports whether id may see review rv: its requester, its
