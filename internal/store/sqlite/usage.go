@@ -50,40 +50,44 @@ func (d *DB) Usage(ctx context.Context, subject, connection, day string) (int64,
 // reservations stay below limit, and stores it, in one write transaction:
 // the file's write lock orders it after every other reservation and add.
 func (d *DB) ReserveTokens(ctx context.Context, r store.TokenReservation, limit int64, now time.Time) (used, reserved int64, ok bool, err error) {
+	defer func() {
+		if err != nil {
+			used, reserved, ok = 0, 0, false
+			err = fmt.Errorf("reserve tokens of %q on %q: %w", r.Subject, r.Connection, err)
+		}
+	}()
 	if err := store.CheckReservation(r); err != nil {
-		return 0, 0, false, fmt.Errorf("reserve tokens of %q on %q: %w", r.Subject, r.Connection, err)
+		return 0, 0, false, err
 	}
 	until, err := encodeTime(r.Until)
 	if err != nil {
-		return 0, 0, false, fmt.Errorf("reserve tokens of %q on %q: %w", r.Subject, r.Connection, err)
+		return 0, 0, false, err
 	}
-	at := boundTime(now)
 	tx, err := d.write.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock)
 	if err != nil {
-		return 0, 0, false, fmt.Errorf("reserve tokens of %q on %q: %w", r.Subject, r.Connection, err)
+		return 0, 0, false, err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	budget := []any{r.Subject, r.Connection, r.Day}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM token_reservations
-        WHERE subject = ? AND connection = ? AND day = ? AND until <= ?`, append(budget, at)...); err != nil {
-		return 0, 0, false, fmt.Errorf("reserve tokens of %q on %q: drop expired: %w", r.Subject, r.Connection, err)
+        WHERE subject = ? AND connection = ? AND day = ? AND until <= ?`, append(budget, boundTime(now))...); err != nil {
+		return 0, 0, false, fmt.Errorf("drop expired: %w", err)
 	}
 	err = tx.QueryRowContext(ctx, `SELECT
         coalesce((SELECT tokens FROM token_usage WHERE subject = ? AND connection = ? AND day = ?), 0),
         coalesce((SELECT sum(tokens) FROM token_reservations WHERE subject = ? AND connection = ? AND day = ?), 0)`,
 		append(budget, budget...)...).Scan(&used, &reserved)
 	if err != nil {
-		return 0, 0, false, fmt.Errorf("reserve tokens of %q on %q: %w", r.Subject, r.Connection, err)
+		return 0, 0, false, err
 	}
-	if store.Admits(used, reserved, limit) {
+	if ok = store.Admits(used, reserved, limit); ok {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO token_reservations (id, subject, connection, day, tokens, until)
             VALUES (?, ?, ?, ?, ?, ?)`, r.ID, r.Subject, r.Connection, r.Day, r.Tokens, until); err != nil {
-			return 0, 0, false, fmt.Errorf("reserve tokens of %q on %q: %w", r.Subject, r.Connection, err)
+			return 0, 0, false, err
 		}
-		ok = true
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, 0, false, fmt.Errorf("reserve tokens of %q on %q: commit: %w", r.Subject, r.Connection, err)
+		return 0, 0, false, fmt.Errorf("commit: %w", err)
 	}
 	return used, reserved, ok, nil
 }
