@@ -23,12 +23,16 @@ type Call struct {
 const BuiltinRule = "builtin"
 
 // BeginCall journals a call by id from addr; text is the tool's name
-// followed by its arguments as JSON. With an error (EUnavailable: the
-// journal cannot record the call), the caller must not answer it.
+// followed by its arguments as JSON, which the agent chose: the journal's
+// copy has its secrets masked, as a statement's has. With an error
+// (EUnavailable: the journal cannot record the call), the caller must not
+// answer it.
 func (g *Gate) BeginCall(ctx context.Context, id *sluice.Identity, addr netip.AddrPort, text string) (*Call, error) {
 	now := g.Now()
 	req := &sluice.Request{ID: "call-" + newSessionID(now), Seq: 1, Kind: sluice.KindTool, Text: text,
 		Class: sluice.ClassRead, Time: now, Subject: id.Subject, Groups: id.Groups, ClientAddr: addr.String()}
+	maskRequest(g.StatementMask, req)
+	req.Masked = req.Text != text
 	ev := &sluice.Event{Time: now, Type: sluice.EventRequest, Request: req,
 		Decision: &sluice.Decision{Action: sluice.ActionAllow, Rule: BuiltinRule}}
 	if err := g.rec.Record(ctx, ev); err != nil {
@@ -45,6 +49,9 @@ func (c *Call) End(ctx context.Context, rows int64, capture *sluice.Capture, fai
 	res := &sluice.Result{Rows: rows, Duration: now.Sub(c.req.Time), Status: sluice.StatusOK, Capture: capture}
 	if failed != nil {
 		res.Status, res.Error = sluice.StatusError, failed.Error()
+		if m := c.g.StatementMask; m != nil {
+			res.Error = m.String(res.Error) // it may quote the arguments (an unknown review id)
+		}
 	}
 	ev := &sluice.Event{Time: now, Type: sluice.EventResult, Request: c.req, Result: res}
 	if err := c.g.rec.Record(context.WithoutCancel(ctx), ev); err != nil {

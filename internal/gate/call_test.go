@@ -3,10 +3,13 @@ package gate_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/gate"
+	"github.com/sluicehq/sluice/internal/policy"
 )
 
 func TestCallJournaledBeforeAndAfter(t *testing.T) {
@@ -60,3 +63,33 @@ func TestCallRefusedWhenTheJournalFails(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+func TestCallJournalsNoSecret(t *testing.T) {
+	// The arguments are the agent's: a token pasted as a review id is
+	// masked in the journal's copy of the call and of its error, as in a
+	// statement's.
+	g, rec := newGate(t)
+	m, err := policy.StatementMask(config.Masking{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.StatementMask = m
+	const token = "ghp_" + "0123456789abcdefghijklmnopqrstuvwxyz"
+	ctx := context.Background()
+	c, err := g.BeginCall(ctx, agent, client, `review_status {"review_id":"`+token+`"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.End(ctx, 0, nil, errors.New(`no review "`+token+`" that you may see`))
+	for _, ev := range rec.events {
+		if strings.Contains(ev.Request.Text, token) || ev.Result != nil && strings.Contains(ev.Result.Error, token) {
+			t.Errorf("%s record holds the token: %q %+v", ev.Type, ev.Request.Text, ev.Result)
+		}
+	}
+	if r := rec.events[0].Request; !r.Masked || !strings.HasPrefix(r.Text, "review_status ") {
+		t.Errorf("request record %q, masked %v; want the call, marked masked", r.Text, r.Masked)
+	}
+	if res := rec.events[1].Result; res.Status != sluice.StatusError || !strings.HasPrefix(res.Error, "no review ") {
+		t.Errorf("result record %+v, want the error, masked", res)
+	}
+}
