@@ -131,8 +131,8 @@ func (f *fixture) openReview(requester, text string, approvers ...string) *sluic
 	f.t.Helper()
 	req := &sluice.Request{ID: "s9/" + text[:min(len(text), 8)], Seq: 1, SessionID: "s9", Kind: sluice.KindSQL, Text: text,
 		Time: time.Now(), Subject: requester, Connection: "shop", Class: sluice.ClassWrite}
-	rv, err := f.reviews.Open(context.Background(), req, req.Hash(), sluice.Decision{Action: sluice.ActionReview, Policy: "agents",
-		Rule: "rule 2", Approvers: approvers, MinApprovals: 1, Wait: time.Minute}, []string{"UPDATE without WHERE"})
+	rv, err := f.reviews.Hold(context.Background(), req, req.Hash(), sluice.Decision{Action: sluice.ActionReview, Policy: "agents",
+		Rule: "rule 2", Approvers: approvers, MinApprovals: 1, Wait: time.Minute}, []string{"UPDATE without WHERE"}, nil)
 	must(f.t, err)
 	return rv
 }

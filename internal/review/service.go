@@ -99,11 +99,6 @@ func newID() string {
 	return "rv_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
-// Open is Hold without a request record to write first.
-func (s *Service) Open(ctx context.Context, req *sluice.Request, hash string, d sluice.Decision, reasons []string) (*sluice.Review, error) {
-	return s.Hold(ctx, req, hash, d, reasons, nil)
-}
-
 // Hold returns the review that holds req under decision d: an approved,
 // unused review of the same subject for the same statement (the caller then
 // claims it), a pending one to wait on with the others, or a new one, which

@@ -76,7 +76,7 @@ func request(text string) *sluice.Request {
 func TestVotes(t *testing.T) {
 	ctx := context.Background()
 	svc, rec, _ := newService(t)
-	r, err := svc.Open(ctx, request("delete from orders"), request("delete from orders").Hash(), hold, []string{"DELETE without WHERE"})
+	r, err := svc.Hold(ctx, request("delete from orders"), request("delete from orders").Hash(), hold, []string{"DELETE without WHERE"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestVotes(t *testing.T) {
 		t.Fatalf("opened %+v", r)
 	}
 	// The same statement again joins the pending review.
-	again, _ := svc.Open(ctx, request("delete from orders"), request("delete from orders").Hash(), hold, nil)
+	again, _ := svc.Hold(ctx, request("delete from orders"), request("delete from orders").Hash(), hold, nil, nil)
 	if again.ID != r.ID {
 		t.Fatalf("a second hold opened %s, want to join %s", again.ID, r.ID)
 	}
@@ -123,7 +123,7 @@ func TestWaitWakesAndTimesOut(t *testing.T) {
 	svc, _, clk := newService(t)
 	one := hold
 	one.MinApprovals = 1
-	r, err := svc.Open(ctx, request("truncate orders"), request("truncate orders").Hash(), one, nil)
+	r, err := svc.Hold(ctx, request("truncate orders"), request("truncate orders").Hash(), one, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestWaitWakesAndTimesOut(t *testing.T) {
 	}
 
 	// A wait that runs out returns the review still pending.
-	r2, _ := svc.Open(ctx, request("drop table orders"), request("drop table orders").Hash(), one, nil)
+	r2, _ := svc.Hold(ctx, request("drop table orders"), request("drop table orders").Hash(), one, nil, nil)
 	rv, err := svc.Wait(ctx, r2.ID, time.Now().Add(10*time.Millisecond))
 	if err != nil || rv.Status != sluice.ReviewPending {
 		t.Fatalf("timed-out wait: %+v %v", rv, err)
@@ -149,12 +149,12 @@ func TestWaitWakesAndTimesOut(t *testing.T) {
 	if _, err := svc.Decide(ctx, r2.ID, alice, true, "late", "cli"); err != nil {
 		t.Fatal(err)
 	}
-	found, err := svc.Open(ctx, request("drop table orders"), request("drop table orders").Hash(), one, nil)
+	found, err := svc.Hold(ctx, request("drop table orders"), request("drop table orders").Hash(), one, nil, nil)
 	if err != nil || found.ID != r2.ID || found.Status != sluice.ReviewApproved {
 		t.Fatalf("late approval not found: %+v %v", found, err)
 	}
 	// ...but not a different statement, and not after the validity window.
-	other, _ := svc.Open(ctx, request("drop table customers"), request("drop table customers").Hash(), one, nil)
+	other, _ := svc.Hold(ctx, request("drop table customers"), request("drop table customers").Hash(), one, nil, nil)
 	if other.ID == r2.ID {
 		t.Fatal("an approval was reused for another statement")
 	}
@@ -170,7 +170,7 @@ func TestWaitWakesAndTimesOut(t *testing.T) {
 
 func TestWaitEndsWithContext(t *testing.T) {
 	svc, _, _ := newService(t)
-	r, _ := svc.Open(context.Background(), request("delete from t"), request("delete from t").Hash(), hold, nil)
+	r, _ := svc.Hold(context.Background(), request("delete from t"), request("delete from t").Hash(), hold, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := svc.Wait(ctx, r.ID, time.Now().Add(time.Hour)); !errors.Is(err, context.Canceled) {
@@ -212,7 +212,7 @@ func TestEstimateScript(t *testing.T) {
 	svc.Estimator = fixedEstimator{"update orders set a = 1 where b = 2": 40, "delete from orders where b = 3": 2}
 	req := request("create table later(a int);\nupdate orders set a = 1 where b = 2; insert into later select 1; delete from orders where b = 3")
 	req.Kind = sluice.KindSQL
-	r, err := svc.Open(ctx, req, req.Hash(), hold, nil)
+	r, err := svc.Hold(ctx, req, req.Hash(), hold, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestEstimateFailureHidesCause(t *testing.T) {
 	} {
 		req := request(text)
 		req.Kind = sluice.KindSQL
-		r, err := svc.Open(ctx, req, req.Hash(), hold, nil)
+		r, err := svc.Hold(ctx, req, req.Hash(), hold, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
