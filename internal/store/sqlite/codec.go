@@ -73,6 +73,13 @@ func decodeList[T any](s sql.NullString) ([]T, error) {
 	return out, nil
 }
 
+// isBusy reports whether err is SQLite's SQLITE_BUSY: another connection
+// holds a lock this one needs.
+func isBusy(err error) bool {
+	var e sqlite3.Error
+	return errors.As(err, &e) && e.Code == sqlite3.ErrBusy
+}
+
 // isDuplicate reports whether err is a primary key or unique violation.
 func isDuplicate(err error) bool {
 	var e sqlite3.Error

@@ -155,7 +155,7 @@ func (d *DB) ping(ctx context.Context) error {
 	wait := 5 * time.Millisecond
 	for {
 		err := d.write.PingContext(ctx)
-		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
 			return err
 		}
 		select {

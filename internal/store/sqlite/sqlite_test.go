@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -465,4 +466,58 @@ func TestProcessesWriteConcurrently(t *testing.T) {
 
 func BenchmarkIndexer(b *testing.B) {
 	storetest.BenchIndexer(b, openTemp(b))
+}
+
+func TestIsBusy(t *testing.T) {
+	// A second writer that may not wait gets SQLite's SQLITE_BUSY, which
+	// Open's retry must recognize as such; other errors are not busy.
+	path := filepath.Join(t.TempDir(), "busy.db")
+	ctx := context.Background()
+	var conns [2]*sql.Conn
+	for i := range conns {
+		db, err := sql.Open(driverName, dsn(path, url.Values{"_busy_timeout": {"0"}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if conns[i], err = db.Conn(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conns[i].Close() })
+	}
+	if _, err := conns[0].ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := conns[1].ExecContext(ctx, "BEGIN IMMEDIATE")
+	if err == nil || !isBusy(err) {
+		t.Fatalf("a second BEGIN IMMEDIATE failed with %v, which isBusy does not take for SQLITE_BUSY", err)
+	}
+	if isBusy(fmt.Errorf("open: %w", errors.New("no such table: x"))) || isBusy(nil) {
+		t.Error("isBusy took another error for SQLITE_BUSY")
+	}
+}
+
+func TestManyHandlesOpenANewFileAtOnce(t *testing.T) {
+	// Switching a new file to WAL takes a lock SQLite's busy handler does
+	// not wait for: handles opened at the same moment must retry, not fail.
+	for round := range 10 {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("state%d.db", round))
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Go(func() {
+				d, err := Open(context.Background(), path)
+				if err == nil {
+					d.Close()
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, handle %d: %v", round, i, err)
+			}
+		}
+	}
 }
