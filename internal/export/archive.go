@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -90,19 +91,9 @@ func (a *Archive) list(ctx context.Context) ([]span, error) {
 			covered = append(covered, sp)
 		}
 	}
-	slices.SortFunc(covered, func(x, y span) int { return compareUint(x.first, y.first) })
+	slices.SortFunc(covered, func(x, y span) int { return cmp.Compare(x.first, y.first) })
 	a.covered = covered
 	return covered, nil
-}
-
-func compareUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Resume returns the highest sequence number the store holds.
@@ -152,7 +143,7 @@ func (a *Archive) Export(ctx context.Context, from, to uint64) (uint64, error) {
 			a.mu.Lock()
 			// Kept in order of first seq: gaps walks it that way, and a
 			// re-ship fills holes before spans already listed.
-			i, _ := slices.BinarySearchFunc(a.covered, c.FirstSeq, func(sp span, first uint64) int { return compareUint(sp.first, first) })
+			i, _ := slices.BinarySearchFunc(a.covered, c.FirstSeq, func(sp span, first uint64) int { return cmp.Compare(sp.first, first) })
 			a.covered = slices.Insert(a.covered, i, span{c.FirstSeq, c.LastSeq})
 			a.mu.Unlock()
 			return nil
@@ -233,7 +224,7 @@ func Fetch(ctx context.Context, st ObjectStore, dir string) ([]byte, error) {
 		return nil, err
 	}
 	for seg, chunks := range bySegment {
-		slices.SortFunc(chunks, func(x, y chunk) int { return compareUint(x.sp.first, y.sp.first) })
+		slices.SortFunc(chunks, func(x, y chunk) int { return cmp.Compare(x.sp.first, y.sp.first) })
 		var data bytes.Buffer
 		for _, c := range chunks {
 			b, err := st.Get(ctx, c.name)

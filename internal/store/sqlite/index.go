@@ -2,54 +2,43 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
-	"strings"
 
-	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/store"
 )
 
 // ApplyIndex applies b in one write transaction: sessions, then ends, then
 // statements, then the indexed position. Rows whose id is stored already are
-// left as they are, so applying a batch twice stores it once.
+// left as they are, so applying a batch twice stores it once. A statement
+// counts as stored when its session holds its id at its seq or later: a
+// journal gives a statement's id one seq, so a batch applied again finds
+// its statements where they were stored, without reading the session's
+// older chunks.
 func (d *DB) ApplyIndex(ctx context.Context, b *store.IndexBatch) error {
 	if b.Empty() {
 		return nil
 	}
-	// Encode everything before taking the write lock, so that a bad record
-	// fails the batch without holding up other writers.
-	sessions := &rowSet{what: "session", sql: insertSession + ` ON CONFLICT (id) DO NOTHING`, width: sessionWidth}
+	// Check everything that can be checked before taking the write lock,
+	// so that a bad record fails the batch without holding up other writers.
+	sessions := make([][]any, 0, len(b.Sessions))
 	for _, s := range b.Sessions {
 		args, err := sessionArgs(s)
-		if err == nil {
-			err = sessions.add(args)
-		}
 		if err != nil {
 			return fmt.Errorf("apply index: %w", err)
 		}
+		sessions = append(sessions, args)
 	}
-	ends := &rowSet{what: "session end", sql: endSession, width: 3, idArg: 2}
+	ends := make([][]any, 0, len(b.Ends))
 	for _, e := range b.Ends {
 		args, err := endArgs(e.ID, e.At, e.Reason)
-		if err == nil {
-			err = ends.add(args)
-		}
 		if err != nil {
 			return fmt.Errorf("apply index: end of session %q: %w", e.ID, err)
 		}
+		ends = append(ends, args)
 	}
-	stmts := pooledRows("statement", insertStatement+` ON CONFLICT (session_id, id) DO NOTHING`,
-		statementWidth, 0, len(b.Statements)*statementWidth)
-	defer stmts.release()
-	groups := groupsMemo{}
-	var row []any
 	for _, r := range b.Statements {
-		var err error
-		row, err = statementArgs(row[:0], r, groups)
-		if err == nil {
-			err = stmts.add(row)
-		}
-		if err != nil {
+		if err := checkStatement(r); err != nil {
 			return fmt.Errorf("apply index: %w", err)
 		}
 	}
@@ -57,24 +46,97 @@ func (d *DB) ApplyIndex(ctx context.Context, b *store.IndexBatch) error {
 	if err != nil {
 		return fmt.Errorf("apply index: position: %w", err)
 	}
-	position := &rowSet{what: "position", sql: `UPDATE index_state SET seq = max(seq, ?) WHERE id = 1`, width: 1}
-	if seq > 0 {
-		position.add([]any{seq}) //nolint:errcheck // an int64 always fits
-	}
-
-	// The rows go to the driver directly: through database/sql each would
-	// cost a conversion of its 20 values and their slice.
-	conn, err := d.write.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("apply index: %w", err)
-	}
-	defer conn.Close()
-	if err := conn.Raw(func(dc any) error {
-		return execRows(ctx, dc, []*rowSet{sessions, ends, stmts, position})
-	}); err != nil {
+	if err := d.applyIndex(ctx, sessions, ends, bySession(b.Statements), seq); err != nil {
 		return fmt.Errorf("apply index: %w", err)
 	}
 	return nil
+}
+
+// applyIndex writes a checked index batch in one transaction.
+func (d *DB) applyIndex(ctx context.Context, sessions, ends [][]any, groups []sessionStatements, seq int64) error {
+	tx, err := d.write.BeginTx(ctx, nil) // BEGIN IMMEDIATE
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := execEach(ctx, tx, insertSession+` ON CONFLICT (id) DO NOTHING`, sessions, 0); err != nil {
+		return fmt.Errorf("session %w", err)
+	}
+	if err := execEach(ctx, tx, endSession, ends, 2); err != nil {
+		return fmt.Errorf("end of session %w", err)
+	}
+	if len(groups) > 0 {
+		w, err := newChunkWriter(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer w.close()
+		for _, g := range groups {
+			fresh, err := w.unstored(ctx, g)
+			if err != nil {
+				return err
+			}
+			if err := w.write(ctx, fresh); err != nil {
+				return err
+			}
+		}
+	}
+	if seq > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE index_state SET seq = max(seq, ?) WHERE id = 1`, seq); err != nil {
+			return fmt.Errorf("position: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// execEach runs q once for each row of values in tx. An error names the
+// row by its value idArg.
+func execEach(ctx context.Context, tx *sql.Tx, q string, rows [][]any, idArg int) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, args := range rows {
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return &rowError{id: args[idArg], err: err}
+		}
+	}
+	return nil
+}
+
+// rowError is the error of one row of execEach.
+type rowError struct {
+	id  any
+	err error
+}
+
+func (e *rowError) Error() string { return fmt.Sprintf("%v: %v", e.id, e.err) }
+func (e *rowError) Unwrap() error { return e.err }
+
+// unstored returns the part of g that its session does not hold yet: the
+// first of each id in g.
+func (w *chunkWriter) unstored(ctx context.Context, g sessionStatements) (sessionStatements, error) {
+	from := g.stmts[0].Seq
+	for _, r := range g.stmts {
+		from = min(from, r.Seq)
+	}
+	seen, err := w.storedIDs(ctx, g.session, from)
+	if err != nil {
+		return sessionStatements{}, err
+	}
+	fresh := sessionStatements{session: g.session}
+	for i, r := range g.stmts {
+		if !seen[r.ID] {
+			seen[r.ID] = true
+			fresh.stmts = append(fresh.stmts, r)
+			fresh.ords = append(fresh.ords, g.ords[i])
+		}
+	}
+	return fresh, nil
 }
 
 // IndexedSeq returns the journal position the index has reached.
@@ -95,7 +157,8 @@ func (d *DB) ResetIndex(ctx context.Context) error {
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	for _, q := range []string{
-		`DELETE FROM statements`,
+		`DELETE FROM statement_chunks`,
+		`DELETE FROM statement_reviews`,
 		`DELETE FROM sessions`,
 		`UPDATE index_state SET seq = 0 WHERE id = 1`,
 	} {
@@ -107,73 +170,4 @@ func (d *DB) ResetIndex(ctx context.Context) error {
 		return fmt.Errorf("reset index: commit: %w", err)
 	}
 	return nil
-}
-
-// SearchStatements returns the statements matching f, newest first.
-func (d *DB) SearchStatements(ctx context.Context, f store.StatementFilter) ([]*sluice.StatementRecord, error) {
-	if f.Limit < 0 {
-		return nil, fmt.Errorf("search statements: negative limit %d", f.Limit)
-	}
-	var where []string
-	var args []any
-	add := func(cond string, arg ...any) {
-		where, args = append(where, cond), append(args, arg...)
-	}
-	if f.Subject != "" {
-		add("subject = ?", f.Subject)
-	}
-	if f.Group != "" {
-		add(hasGroup("statements"), f.Group)
-	}
-	if f.Connection != "" {
-		add("connection = ?", f.Connection)
-	}
-	if f.Session != "" {
-		add("session_id = ?", f.Session)
-	}
-	if !f.Since.IsZero() {
-		add("started_at >= ?", boundTime(f.Since))
-	}
-	if !f.Until.IsZero() {
-		add("started_at < ?", boundTime(f.Until))
-	}
-	// instr, unlike LIKE, gives no character a special meaning. SQLite's
-	// lower folds ASCII letters only.
-	if f.Text != "" {
-		add("instr(lower(text), lower(?)) > 0", f.Text)
-	}
-	if f.Class != 0 {
-		add("class & ? <> 0", int64(f.Class))
-	}
-	if f.Decision != "" {
-		add("decision = ?", string(f.Decision))
-	}
-	switch f.Error {
-	case "":
-	case store.ErrorAny:
-		add("error <> ''")
-	default:
-		add("instr(lower(error), lower(?)) > 0", f.Error)
-	}
-	if f.ReviewID != "" {
-		// The second condition lets the partial index statements_review apply.
-		add("review_id = ? AND review_id <> ''", f.ReviewID)
-	}
-	q := `SELECT ` + statementColumns + ` FROM statements`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	limit := f.Limit
-	if limit == 0 {
-		limit = store.DefaultLimit
-	}
-	// SQLite sorts NULL below every value, so statements without a start
-	// time come last.
-	q += ` ORDER BY started_at DESC, request_seq DESC, rowid DESC LIMIT ?`
-	args = append(args, limit)
-	out, err := d.queryStatements(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("search statements: %w", err)
-	}
-	return out, nil
 }

@@ -51,7 +51,7 @@ func (d *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("apply migration %s: %w", m, err)
 		}
 	}
-	return nil
+	return d.convertRowStatements(ctx)
 }
 
 // checkReleased refuses a file made by a pre-release build. Before the

@@ -144,9 +144,9 @@ func (d *DB) ListSessions(ctx context.Context, f store.SessionFilter) ([]*sluice
 		where = append(where, "ended_at IS NULL")
 	}
 	if f.HasDenied {
-		where = append(where, `EXISTS (SELECT 1 FROM statements
-            WHERE statements.session_id = sessions.id AND statements.decision IN (?, ?))`)
-		args = append(args, string(sluice.ActionDeny), string(sluice.ActionReview))
+		where = append(where, `EXISTS (SELECT 1 FROM statement_chunks c
+            WHERE c.session_id = sessions.id AND c.decisions & ? <> 0)`)
+		args = append(args, decidedDeny|decidedReview)
 	}
 	q := `SELECT ` + sessionColumns + ` FROM sessions`
 	if len(where) > 0 {

@@ -1,9 +1,10 @@
 // Package sqlite implements store.Store on an SQLite file, the gateway's
 // embedded default. It uses SQLite's C library through
-// github.com/mattn/go-sqlite3 (cgo, which the SQL classifier needs anyway):
-// the search index writes a row per statement on the gateway's host, and
-// the C build inserts one in about two thirds of the transpiled build's
-// time (docs/benchmarks.md).
+// github.com/mattn/go-sqlite3 (cgo, which the SQL classifier needs anyway),
+// which writes in about two thirds of the transpiled build's time
+// (docs/benchmarks.md). The search index keeps statements in chunks, a row
+// per session and write (chunk.go), since even with the C build a row per
+// statement cost the gateway a sixth of its CPU.
 //
 // The file may be shared by several processes: `sluice token issue` writes to
 // the state.db of a running `sluice serve`. Every write takes the database's

@@ -1,9 +1,11 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ var searchTests = []test{
 	{"Statements", testSearchStatements},
 	{"StatementsDefaultLimit", testSearchDefaultLimit},
 	{"SessionsByGroupAndDenial", testSearchSessions},
+	{"ManyBatches", testSearchManyBatches},
 }
 
 // searchFixture indexes nine statements and returns them by id:
@@ -277,4 +280,137 @@ func testSearchSessions(t *testing.T, st store.Store) {
 			}
 		})
 	}
+}
+
+func testSearchManyBatches(t *testing.T, st store.Store) {
+	// Sixty index batches of statements of three sessions whose start times
+	// jump back and forth between batches, tie within and across batches,
+	// or are missing, and one batch larger than a backend may write at once:
+	// every search, at every limit, must return what sorting all matches
+	// newest first (start, request seq, then the later stored) and taking
+	// the first limit gives.
+	var all []*sluice.StatementRecord
+	reqSeq := uint64(0)
+	for b := range 61 {
+		batch := &store.IndexBatch{Seq: uint64(1000 + b)}
+		n := 7
+		if b == 30 {
+			n = 1300
+		}
+		for i := range n {
+			k := len(all)
+			session := fmt.Sprintf("s%d", k%3)
+			r := statement(fmt.Sprintf("q%05d", k), session, int64(k))
+			minute := (b*37 + i*11) % 50
+			r.StartedAt = at(time.Duration(minute) * time.Minute)
+			switch {
+			case k%13 == 0:
+				r.StartedAt = time.Time{}
+			case k%4 == 0:
+				r.StartedAt = at(7 * time.Minute) // ties
+			}
+			if k%5 != 0 { // seq 0 ties too
+				reqSeq++
+				r.RequestSeq = reqSeq
+			} else {
+				r.RequestSeq = 0
+			}
+			r.Subject = []string{"alice", "bob"}[k%2]
+			if k%7 == 0 {
+				r.Decision, r.Text = sluice.ActionDeny, fmt.Sprintf("DROP TABLE t%d", k)
+			}
+			if k%97 == 0 {
+				r.Decision, r.ReviewID = sluice.ActionReview, "rv-many"
+			}
+			batch.Statements = append(batch.Statements, r)
+			all = append(all, r)
+		}
+		mustApply(t, st, batch)
+	}
+	newest := func(match func(r *sluice.StatementRecord) bool, limit int) []string {
+		var ids []string
+		// Stored order is all's order, so a stable sort keeps the later
+		// stored after; reversing it puts them first.
+		ms := slices.Clone(all)
+		slices.Reverse(ms)
+		slices.SortStableFunc(ms, func(a, b *sluice.StatementRecord) int {
+			switch {
+			case a.StartedAt.IsZero() != b.StartedAt.IsZero():
+				if a.StartedAt.IsZero() {
+					return 1
+				}
+				return -1
+			case !a.StartedAt.Equal(b.StartedAt):
+				return b.StartedAt.Compare(a.StartedAt)
+			}
+			return cmp.Compare(b.RequestSeq, a.RequestSeq)
+		})
+		for _, r := range ms {
+			if match(r) && len(ids) < limit {
+				ids = append(ids, r.ID)
+			}
+		}
+		return ids
+	}
+	since, until := at(10*time.Minute), at(30*time.Minute)
+	filters := []struct {
+		name  string
+		f     store.StatementFilter
+		match func(r *sluice.StatementRecord) bool
+	}{
+		{"all", store.StatementFilter{}, func(*sluice.StatementRecord) bool { return true }},
+		{"session", store.StatementFilter{Session: "s1"}, func(r *sluice.StatementRecord) bool { return r.SessionID == "s1" }},
+		{"subject", store.StatementFilter{Subject: "bob"}, func(r *sluice.StatementRecord) bool { return r.Subject == "bob" }},
+		{"since", store.StatementFilter{Since: since}, func(r *sluice.StatementRecord) bool {
+			return !r.StartedAt.IsZero() && !r.StartedAt.Before(since)
+		}},
+		{"until", store.StatementFilter{Until: until}, func(r *sluice.StatementRecord) bool {
+			return !r.StartedAt.IsZero() && r.StartedAt.Before(until)
+		}},
+		{"deny", store.StatementFilter{Decision: sluice.ActionDeny}, func(r *sluice.StatementRecord) bool {
+			return r.Decision == sluice.ActionDeny
+		}},
+		{"text", store.StatementFilter{Text: "drop table T1"}, func(r *sluice.StatementRecord) bool {
+			return strings.Contains(r.Text, "DROP TABLE t1")
+		}},
+		{"review", store.StatementFilter{ReviewID: "rv-many"}, func(r *sluice.StatementRecord) bool {
+			return r.ReviewID == "rv-many"
+		}},
+	}
+	for _, fl := range filters {
+		for _, limit := range []int{1, 5, 100, 1000, 5000} {
+			f := fl.f
+			f.Limit = limit
+			got := statementIDs(mustSearch(t, st, f))
+			if want := newest(fl.match, limit); !slices.Equal(got, want) {
+				i := firstDiff(got, want)
+				t.Errorf("search %s, limit %d: got %d statements, want %d; from #%d got %v, want %v",
+					fl.name, limit, len(got), len(want), i, head(got[min(i, len(got)):]), head(want[min(i, len(want)):]))
+			}
+		}
+	}
+	// Listing a session returns all of its statements, by seq.
+	var want []string
+	for _, r := range all {
+		if r.SessionID == "s2" {
+			want = append(want, r.ID)
+		}
+	}
+	if got := statementIDs(mustList(t, st, "s2")); !slices.Equal(got, want) {
+		t.Errorf("ListStatements(s2) = %d statements, want %d", len(got), len(want))
+	}
+}
+
+// head returns at most the first 12 of ids, for messages.
+func head(ids []string) []string {
+	return ids[:min(len(ids), 12)]
+}
+
+// firstDiff returns the first index where a and b differ.
+func firstDiff(a, b []string) int {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	return i
 }

@@ -1,0 +1,370 @@
+package sqlite
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// The index keeps a session's statements in chunks: one row of
+// statement_chunks holds the statements of one session that one write
+// stored, encoded one after another in a blob (format below). A busy
+// gateway's index batch then costs SQLite a few rows rather than a row of 20
+// values and three B-tree entries per statement, which on a gateway with one
+// core was a sixth of its CPU per statement (docs/benchmarks.md). The
+// chunk's columns (session, seq and start-time ranges, the decisions
+// present) narrow a search to the chunks that can match; the statements in
+// them are then matched in Go.
+//
+// A chunk's blob is chunkVersion followed by its statements, each its
+// fields in this order: id, seq, text, params, class, decision, rule,
+// started, duration, rows, tag, status, error, subject, groups, connection,
+// request seq, result seq, review id, and its position in the write that
+// stored it (see chunkWriter). Strings are a uvarint length and the
+// bytes; integers are varints (uvarints for the class and the two journal
+// positions); started is a byte, 1 when a time follows as unix nanoseconds
+// and 0 for the zero time; a list is a uvarint, 0 for a nil list or its
+// length plus one, then its items, each a uvarint, 0 for a nil item or its
+// length plus one, and the bytes.
+const chunkVersion = 1
+
+// Chunks hold at most maxChunkStatements statements and, once past
+// maxChunkBytes, end after the statement that crossed it, so that a search
+// or a list never decodes much more than it needs.
+const (
+	maxChunkStatements = 512
+	maxChunkBytes      = 1 << 20
+)
+
+// Bits of statement_chunks.decisions: which decisions the chunk's
+// statements carry.
+const (
+	decidedAllow int64 = 1 << iota
+	decidedDeny
+	decidedReview
+	decidedOther
+)
+
+// decisionBit returns the bit of statement_chunks.decisions for a.
+func decisionBit(a sluice.Action) int64 {
+	switch a {
+	case sluice.ActionAllow:
+		return decidedAllow
+	case sluice.ActionDeny:
+		return decidedDeny
+	case sluice.ActionReview:
+		return decidedReview
+	}
+	return decidedOther
+}
+
+// chunk is one row of statement_chunks being built.
+type chunk struct {
+	session                string
+	n                      int
+	minSeq, maxSeq         int64
+	minStarted, maxStarted any // int64 unix nanoseconds, or nil when no statement has a start time
+	decisions              int64
+	reviews                []string // review ids of the statements, in order, with repeats
+	data                   []byte
+}
+
+// checkStatement returns an error if r holds what a chunk's columns cannot:
+// a start time outside an int64 of nanoseconds, or a journal position
+// outside SQLite's signed integers.
+func checkStatement(r *sluice.StatementRecord) error {
+	if r == nil {
+		return errors.New("nil statement")
+	}
+	if _, err := encodeTime(r.StartedAt); err != nil {
+		return fmt.Errorf("statement %q: %w", r.ID, err)
+	}
+	if _, err := encodeSeq(r.RequestSeq); err != nil {
+		return fmt.Errorf("statement %q: request seq: %w", r.ID, err)
+	}
+	if _, err := encodeSeq(r.ResultSeq); err != nil {
+		return fmt.Errorf("statement %q: result seq: %w", r.ID, err)
+	}
+	return nil
+}
+
+// add encodes r, which checkStatement accepts, at the end of c, with its
+// position in the write.
+func (c *chunk) add(r *sluice.StatementRecord, ord int) error {
+	if err := checkStatement(r); err != nil {
+		return err
+	}
+	started, _ := encodeTime(r.StartedAt)
+	if c.n == 0 {
+		c.data = append(c.data[:0], chunkVersion)
+		c.minSeq, c.maxSeq = r.Seq, r.Seq
+	}
+	c.n++
+	c.minSeq, c.maxSeq = min(c.minSeq, r.Seq), max(c.maxSeq, r.Seq)
+	if ns, ok := started.(int64); ok {
+		if lo, ok := c.minStarted.(int64); !ok || ns < lo {
+			c.minStarted = ns
+		}
+		if hi, ok := c.maxStarted.(int64); !ok || ns > hi {
+			c.maxStarted = ns
+		}
+	}
+	c.decisions |= decisionBit(r.Decision)
+	if r.ReviewID != "" {
+		c.reviews = append(c.reviews, r.ReviewID)
+	}
+	c.data = appendStatement(c.data, r)
+	c.data = binary.AppendUvarint(c.data, uint64(ord))
+	return nil
+}
+
+// full reports whether c takes no more statements.
+func (c *chunk) full() bool {
+	return c.n >= maxChunkStatements || len(c.data) >= maxChunkBytes
+}
+
+// appendStatement appends the encoding of r to b.
+func appendStatement(b []byte, r *sluice.StatementRecord) []byte {
+	b = appendString(b, r.ID)
+	b = binary.AppendVarint(b, r.Seq)
+	b = appendString(b, r.Text)
+	if r.Params == nil {
+		b = append(b, 0)
+	} else {
+		b = binary.AppendUvarint(b, uint64(len(r.Params))+1)
+		for _, p := range r.Params {
+			if p == nil {
+				b = append(b, 0)
+			} else {
+				b = binary.AppendUvarint(b, uint64(len(*p))+1)
+				b = append(b, *p...)
+			}
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(r.Class))
+	b = appendString(b, string(r.Decision))
+	b = appendString(b, r.Rule)
+	if r.StartedAt.IsZero() {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		b = binary.AppendVarint(b, r.StartedAt.UnixNano())
+	}
+	b = binary.AppendVarint(b, int64(r.Duration))
+	b = binary.AppendVarint(b, r.Rows)
+	b = appendString(b, r.Tag)
+	b = appendString(b, r.Status)
+	b = appendString(b, r.Error)
+	b = appendString(b, r.Subject)
+	if r.Groups == nil {
+		b = append(b, 0)
+	} else {
+		b = binary.AppendUvarint(b, uint64(len(r.Groups))+1)
+		for _, g := range r.Groups {
+			b = binary.AppendUvarint(b, uint64(len(g))+1)
+			b = append(b, g...)
+		}
+	}
+	b = appendString(b, r.Connection)
+	b = binary.AppendUvarint(b, r.RequestSeq)
+	b = binary.AppendUvarint(b, r.ResultSeq)
+	return appendString(b, r.ReviewID)
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// stmtView is one decoded statement of a chunk whose byte fields point into
+// the chunk's blob: a search matches views and copies out only the
+// statements it returns.
+type stmtView struct {
+	id, text, decision, rule, tag, status, errText, subject, connection, reviewID []byte
+	params, groups                                                                []byte // encoded lists
+	seq, duration, rows                                                           int64
+	class                                                                         uint64
+	started                                                                       int64
+	hasStarted                                                                    bool
+	requestSeq, resultSeq                                                         uint64
+	ord                                                                           uint64
+}
+
+// errChunk reports a blob that does not decode.
+var errChunk = errors.New("malformed statement chunk")
+
+// chunkReader decodes the statements of a chunk's blob one at a time.
+type chunkReader struct {
+	b   []byte
+	err error
+}
+
+// newChunkReader returns a reader of blob, or an error if blob is not a
+// chunk this version reads.
+func newChunkReader(blob []byte) (*chunkReader, error) {
+	if len(blob) == 0 || blob[0] != chunkVersion {
+		return nil, fmt.Errorf("%w: unknown version", errChunk)
+	}
+	return &chunkReader{b: blob[1:]}, nil
+}
+
+// next decodes the next statement into v. It returns false at the end of
+// the blob or on an error, which err then returns.
+func (cr *chunkReader) next(v *stmtView) bool {
+	if cr.err != nil || len(cr.b) == 0 {
+		return false
+	}
+	v.id = cr.bytes()
+	v.seq = cr.varint()
+	v.text = cr.bytes()
+	v.params = cr.list()
+	v.class = cr.uvarint()
+	v.decision = cr.bytes()
+	v.rule = cr.bytes()
+	v.hasStarted = cr.flag()
+	v.started = 0
+	if v.hasStarted {
+		v.started = cr.varint()
+	}
+	v.duration = cr.varint()
+	v.rows = cr.varint()
+	v.tag = cr.bytes()
+	v.status = cr.bytes()
+	v.errText = cr.bytes()
+	v.subject = cr.bytes()
+	v.groups = cr.list()
+	v.connection = cr.bytes()
+	v.requestSeq = cr.uvarint()
+	v.resultSeq = cr.uvarint()
+	v.reviewID = cr.bytes()
+	v.ord = cr.uvarint()
+	if v.class > 0xffff {
+		cr.fail()
+	}
+	return cr.err == nil
+}
+
+func (cr *chunkReader) fail() {
+	if cr.err == nil {
+		cr.err = errChunk
+	}
+	cr.b = nil
+}
+
+func (cr *chunkReader) uvarint() uint64 {
+	n, k := binary.Uvarint(cr.b)
+	if k <= 0 {
+		cr.fail()
+		return 0
+	}
+	cr.b = cr.b[k:]
+	return n
+}
+
+// varint reads what binary.AppendVarint wrote: a zig-zag encoded uvarint.
+func (cr *chunkReader) varint() int64 {
+	u := cr.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
+}
+
+func (cr *chunkReader) flag() bool {
+	if len(cr.b) == 0 || cr.b[0] > 1 {
+		cr.fail()
+		return false
+	}
+	f := cr.b[0] == 1
+	cr.b = cr.b[1:]
+	return f
+}
+
+// take returns the next n bytes.
+func (cr *chunkReader) take(n uint64) []byte {
+	if n > uint64(len(cr.b)) {
+		cr.fail()
+		return nil
+	}
+	s := cr.b[:n:n]
+	cr.b = cr.b[n:]
+	return s
+}
+
+func (cr *chunkReader) bytes() []byte {
+	return cr.take(cr.uvarint())
+}
+
+// list returns an encoded list whole, for listItems to read later, or nil
+// for a nil list.
+func (cr *chunkReader) list() []byte {
+	start := cr.b
+	n := cr.uvarint()
+	if n == 0 {
+		return nil
+	}
+	if n-1 > uint64(len(cr.b)) { // every item takes a byte at least
+		cr.fail()
+		return nil
+	}
+	for i := uint64(1); i < n && cr.err == nil; i++ {
+		if k := cr.uvarint(); k > 0 {
+			cr.take(k - 1)
+		}
+	}
+	if cr.err != nil {
+		return nil
+	}
+	return start[:len(start)-len(cr.b)]
+}
+
+// listItems calls f with each item of an encoded list (checked by list),
+// nil for a nil item.
+func listItems(list []byte, f func(item []byte, null bool)) {
+	cr := chunkReader{b: list}
+	n := cr.uvarint()
+	for range max(n, 1) - 1 {
+		k := cr.uvarint()
+		if k == 0 {
+			f(nil, true)
+			continue
+		}
+		f(cr.take(k-1), false)
+	}
+}
+
+// record copies v out of its blob as the statement record of session.
+func (v *stmtView) record(session string) *sluice.StatementRecord {
+	r := &sluice.StatementRecord{
+		ID: string(v.id), SessionID: session, Seq: v.seq, Text: string(v.text), Class: sluice.Class(v.class),
+		Decision: sluice.Action(v.decision), Rule: string(v.rule), Duration: time.Duration(v.duration),
+		Rows: v.rows, Tag: string(v.tag), Status: string(v.status), Error: string(v.errText),
+		Subject: string(v.subject), Connection: string(v.connection), RequestSeq: v.requestSeq,
+		ResultSeq: v.resultSeq, ReviewID: string(v.reviewID),
+	}
+	if v.hasStarted {
+		r.StartedAt = time.Unix(0, v.started).UTC()
+	}
+	if v.params != nil {
+		r.Params = []*string{}
+		listItems(v.params, func(item []byte, null bool) {
+			if null {
+				r.Params = append(r.Params, nil)
+				return
+			}
+			s := string(item)
+			r.Params = append(r.Params, &s)
+		})
+	}
+	if v.groups != nil {
+		r.Groups = []string{}
+		listItems(v.groups, func(item []byte, _ bool) { r.Groups = append(r.Groups, string(item)) })
+	}
+	return r
+}
+
+// hasGroup reports whether the statement names group g.
+func (v *stmtView) hasGroup(g string) bool {
+	found := false
+	listItems(v.groups, func(item []byte, _ bool) { found = found || string(item) == g })
+	return found
+}

@@ -1,0 +1,198 @@
+package sqlite
+
+import (
+	"context"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/store"
+)
+
+// chunkRecords are statements that exercise every field of the chunk
+// format: nil and empty lists, nil items, the zero time, extreme values and
+// bytes that are not UTF-8.
+func chunkRecords() []*sluice.StatementRecord {
+	empty := ""
+	odd := "a\xffb\x00"
+	return []*sluice.StatementRecord{
+		{ID: "r1", SessionID: "s1", Seq: 1, Text: "SELECT 1", Class: sluice.ClassRead, Decision: sluice.ActionAllow,
+			StartedAt: time.Unix(1700000000, 123456789).UTC(), Duration: time.Millisecond, Rows: 1, Tag: "SELECT 1",
+			Status: sluice.StatusOK, Subject: "alice", Groups: []string{"dba", ""}, Connection: "orders",
+			RequestSeq: 10, ResultSeq: 11},
+		{ID: "", SessionID: "s1", Seq: -5, Text: "", Params: []*string{}, Groups: []string{}},
+		{ID: "r3", SessionID: "s1", Seq: math.MaxInt64, Text: "caf\xe9 \x00", Params: []*string{nil, &empty, &odd, nil},
+			Class: 0xffff, Decision: "custom", Rule: "p/1", StartedAt: time.Unix(0, math.MinInt64).UTC(),
+			Duration: -1, Rows: math.MinInt64, Error: strings.Repeat("e", 300), RequestSeq: math.MaxInt64,
+			ResultSeq: 0, ReviewID: "rv-1"},
+	}
+}
+
+// TestChunkRoundTrip encodes statements into a chunk and reads every one
+// back as it was.
+func TestChunkRoundTrip(t *testing.T) {
+	want := chunkRecords()
+	var c chunk
+	for i, r := range want {
+		if err := c.add(r, i*3); err != nil {
+			t.Fatalf("add %q: %v", r.ID, err)
+		}
+	}
+	if c.n != len(want) || c.minSeq != -5 || c.maxSeq != math.MaxInt64 {
+		t.Errorf("chunk n %d, seq %d..%d; want %d, -5..max", c.n, c.minSeq, c.maxSeq, len(want))
+	}
+	if c.minStarted != int64(math.MinInt64) || c.maxStarted != want[0].StartedAt.UnixNano() {
+		t.Errorf("chunk started %v..%v", c.minStarted, c.maxStarted)
+	}
+	if c.decisions != decidedAllow|decidedOther {
+		t.Errorf("chunk decisions = %b, want allow and other", c.decisions)
+	}
+	if len(c.reviews) != 1 || c.reviews[0] != "rv-1" {
+		t.Errorf("chunk reviews = %q", c.reviews)
+	}
+	cr, err := newChunkReader(c.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v stmtView
+	for i := range want {
+		if !cr.next(&v) {
+			t.Fatalf("statement %d: the chunk ended early: %v", i, cr.err)
+		}
+		if got := v.record("s1"); !reflect.DeepEqual(got, want[i]) {
+			t.Errorf("statement %d = %+v, want %+v", i, got, want[i])
+		}
+		if v.ord != uint64(i*3) {
+			t.Errorf("statement %d: position %d, want %d", i, v.ord, i*3)
+		}
+	}
+	if cr.next(&v) || cr.err != nil {
+		t.Errorf("after the last statement: next true or error %v", cr.err)
+	}
+}
+
+// TestChunkRefusesWhatItCannotHold checks the limits the columns of the
+// row-per-statement schema had.
+func TestChunkRefusesWhatItCannotHold(t *testing.T) {
+	for name, r := range map[string]*sluice.StatementRecord{
+		"nil":              nil,
+		"year 3000":        {ID: "r", StartedAt: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		"request seq 2^63": {ID: "r", RequestSeq: 1 << 63},
+		"result seq 2^63":  {ID: "r", ResultSeq: 1 << 63},
+	} {
+		var c chunk
+		if err := c.add(r, 0); err == nil {
+			t.Errorf("%s: added, want an error", name)
+		}
+	}
+}
+
+// TestChunkReaderRejectsDamage decodes every prefix of a chunk and a chunk
+// of another version: each fails with an error, none panics or reads past
+// its end.
+func TestChunkReaderRejectsDamage(t *testing.T) {
+	var c chunk
+	for i, r := range chunkRecords() {
+		if err := c.add(r, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	whole := c.data
+	// Prefixes that end exactly between statements are valid chunks.
+	ends := map[int]bool{1: true} // the version alone: no statement
+	cr, _ := newChunkReader(whole)
+	var v stmtView
+	for cr.next(&v) {
+		ends[len(whole)-len(cr.b)] = true
+	}
+	for n := 1; n < len(whole); n++ {
+		cr, err := newChunkReader(whole[:n:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for cr.next(&v) {
+		}
+		if ends[n] {
+			if cr.err != nil {
+				t.Errorf("prefix of %d bytes, at a statement's end: %v", n, cr.err)
+			}
+		} else if cr.err == nil {
+			t.Errorf("prefix of %d bytes decoded without an error", n)
+		}
+	}
+	if _, err := newChunkReader(append([]byte{chunkVersion + 1}, whole[1:]...)); err == nil {
+		t.Error("a chunk of another version was read")
+	}
+	if _, err := newChunkReader(nil); err == nil {
+		t.Error("an empty blob was read")
+	}
+}
+
+// FuzzChunkReader feeds the chunk reader arbitrary blobs: it must end with
+// or without an error, never panic, and every byte field it returns must
+// lie within the blob.
+func FuzzChunkReader(f *testing.F) {
+	var c chunk
+	for i, r := range chunkRecords() {
+		if err := c.add(r, i); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Add(c.data)
+	f.Add([]byte{chunkVersion})
+	f.Add([]byte{chunkVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, blob []byte) {
+		cr, err := newChunkReader(blob)
+		if err != nil {
+			return
+		}
+		var v stmtView
+		for n := 0; cr.next(&v); n++ {
+			if n > len(blob) {
+				t.Fatalf("more statements (%d) than bytes (%d)", n, len(blob))
+			}
+			r := v.record("s")
+			if len(r.Text) > len(blob) || len(r.Params) > len(blob) || len(r.Groups) > len(blob) {
+				t.Fatalf("a field larger than the blob")
+			}
+		}
+	})
+}
+
+// TestChunksEndAtTheByteLimit stores statements of 400 KB in one write: a
+// chunk ends after the statement that takes it past maxChunkBytes, and the
+// statements come back whole and in order.
+func TestChunksEndAtTheByteLimit(t *testing.T) {
+	ctx := context.Background()
+	d := openTemp(t)
+	b := &store.IndexBatch{Seq: 9}
+	for i := range 7 {
+		b.Statements = append(b.Statements, &sluice.StatementRecord{ID: string(rune('a' + i)), SessionID: "s1",
+			Seq: int64(i), Text: strings.Repeat(string(rune('a'+i)), 400_000), Status: sluice.StatusOK})
+	}
+	if err := d.ApplyIndex(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	var chunks int
+	if err := d.read.QueryRow(`SELECT count(*) FROM statement_chunks`).Scan(&chunks); err != nil {
+		t.Fatal(err)
+	}
+	if chunks != 3 { // 3 statements pass 1 MiB, then 3 more, then the last
+		t.Errorf("%d chunks, want 3", chunks)
+	}
+	got, err := d.ListStatements(ctx, "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(b.Statements) {
+		t.Fatalf("%d statements, want %d", len(got), len(b.Statements))
+	}
+	for i, r := range got {
+		if r.ID != b.Statements[i].ID || r.Text != b.Statements[i].Text {
+			t.Errorf("statement %d = %q (%d bytes), want %q", i, r.ID, len(r.Text), b.Statements[i].ID)
+		}
+	}
+}
