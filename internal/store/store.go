@@ -60,7 +60,9 @@ type Store interface {
 	// on error, none. Sessions are inserted first, then ends applied, then
 	// statements inserted, so a batch may start, use and end a session.
 	// Sessions and statements whose id is already stored are left as they
-	// are, so that a batch re-applied after a crash changes nothing. An end
+	// are, so that a batch re-applied after a crash changes nothing. A
+	// statement's id comes with one RequestSeq, as the journal gives it; a
+	// backend may rely on that to find a stored statement. An end
 	// keeps the session's first end, and an end of an unknown session is
 	// ignored. Statements need no indexed session. b.Seq becomes the indexed
 	// position only if it is larger than the stored one. A nil or empty

@@ -15,8 +15,8 @@ import (
 // gateway's index batch then costs SQLite a few rows rather than a row of 20
 // values and three B-tree entries per statement, which on a gateway with one
 // core was a sixth of its CPU per statement (docs/benchmarks.md). The
-// chunk's columns (session, seq and start-time ranges, the decisions
-// present) narrow a search to the chunks that can match; the statements in
+// chunk's columns (session, the latest request position, the start-time
+// range, the decisions present) narrow a search to the chunks that can match; the statements in
 // them are then matched in Go.
 //
 // A chunk's blob is chunkVersion followed by its statements, each its
@@ -65,7 +65,7 @@ func decisionBit(a sluice.Action) int64 {
 type chunk struct {
 	session                string
 	n                      int
-	minSeq, maxSeq         int64
+	maxRequest             int64 // the largest journal position of a statement's request
 	minStarted, maxStarted any // int64 unix nanoseconds, or nil when no statement has a start time
 	decisions              int64
 	reviews                []string // review ids of the statements, in order, with repeats
@@ -100,10 +100,10 @@ func (c *chunk) add(r *sluice.StatementRecord, ord int) error {
 	started, _ := encodeTime(r.StartedAt)
 	if c.n == 0 {
 		c.data = append(c.data[:0], chunkVersion)
-		c.minSeq, c.maxSeq = r.Seq, r.Seq
+		c.maxRequest = 0
 	}
 	c.n++
-	c.minSeq, c.maxSeq = min(c.minSeq, r.Seq), max(c.maxSeq, r.Seq)
+	c.maxRequest = max(c.maxRequest, int64(r.RequestSeq))
 	if ns, ok := started.(int64); ok {
 		if lo, ok := c.minStarted.(int64); !ok || ns < lo {
 			c.minStarted = ns

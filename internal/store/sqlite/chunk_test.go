@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -41,8 +42,8 @@ func TestChunkRoundTrip(t *testing.T) {
 			t.Fatalf("add %q: %v", r.ID, err)
 		}
 	}
-	if c.n != len(want) || c.minSeq != -5 || c.maxSeq != math.MaxInt64 {
-		t.Errorf("chunk n %d, seq %d..%d; want %d, -5..max", c.n, c.minSeq, c.maxSeq, len(want))
+	if c.n != len(want) || c.maxRequest != math.MaxInt64 {
+		t.Errorf("chunk n %d, latest request %d; want %d, max", c.n, c.maxRequest, len(want))
 	}
 	if c.minStarted != int64(math.MinInt64) || c.maxStarted != want[0].StartedAt.UnixNano() {
 		t.Errorf("chunk started %v..%v", c.minStarted, c.maxStarted)
@@ -193,6 +194,67 @@ func TestChunksEndAtTheByteLimit(t *testing.T) {
 	for i, r := range got {
 		if r.ID != b.Statements[i].ID || r.Text != b.Statements[i].Text {
 			t.Errorf("statement %d = %q (%d bytes), want %q", i, r.ID, len(r.Text), b.Statements[i].ID)
+		}
+	}
+}
+
+// TestDedupReadsOnlyNewerChunks stores 300 batches of session-less calls,
+// all with seq 1 as MCP's own calls have, spoils the blobs of all but the
+// newest chunks, and applies one more batch and the newest one again: the
+// duplicate check must read only chunks whose requests are at the batch's
+// journal positions or later (it fails on a spoiled blob otherwise), and
+// still keep a re-applied statement once.
+func TestDedupReadsOnlyNewerChunks(t *testing.T) {
+	ctx := context.Background()
+	d := openTemp(t)
+	call := func(n int) *sluice.StatementRecord {
+		return &sluice.StatementRecord{ID: fmt.Sprintf("call-%04d", n), Seq: 1, Text: "list_connections {}",
+			Decision: sluice.ActionAllow, Status: sluice.StatusOK, RequestSeq: uint64(2*n + 1), ResultSeq: uint64(2*n + 2)}
+	}
+	batch := func(n int) *store.IndexBatch {
+		return &store.IndexBatch{Seq: uint64(2*n + 2), Statements: []*sluice.StatementRecord{call(n)}}
+	}
+	for n := range 300 {
+		if err := d.ApplyIndex(ctx, batch(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.write.Exec(`UPDATE statement_chunks SET data = x'00' WHERE max_request_seq < ?`, 2*299+1); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []*store.IndexBatch{batch(300), batch(299)} {
+		if err := d.ApplyIndex(ctx, b); err != nil {
+			t.Fatalf("ApplyIndex read chunks older than its statements: %v", err)
+		}
+	}
+	var n int
+	if err := d.read.QueryRow(`SELECT sum(n) FROM statement_chunks WHERE max_request_seq >= ?`, 2*299+1).Scan(&n); err != nil || n != 2 {
+		t.Errorf("the newest chunks hold %d statements (%v), want 2: call-0299 once and call-0300", n, err)
+	}
+}
+
+// TestContainsFold checks the text match against its definition (SQLite's
+// instr on ASCII-lowered text) on cases that decide it: case, a needle at
+// either end, a needle longer than the text, and a needle that starts with
+// a UTF-8 continuation byte, which instr never matches inside a character.
+func TestContainsFold(t *testing.T) {
+	for _, c := range []struct {
+		s, needle string
+		want      bool
+	}{
+		{"SELECT * FROM Orders", "from orders", true},
+		{"SELECT * FROM Orders", "select", true},
+		{"SELECT * FROM Orders", "ORDERS", true},
+		{"SELECT", "selects", false},
+		{"DROP TABLE t1", "drop table t2", false},
+		{"aaab", "aab", true},
+		{"SELECT 'école'", "\xa9", false},
+		{"\xa9cole", "\xa9", true}, // the first byte always counts
+		{"ÉCOLE", "école", false},  // not ASCII: no folding
+		{"", "x", false},
+	} {
+		if got := containsFold([]byte(c.s), lowerASCII(c.needle)); got != c.want {
+			t.Errorf("containsFold(%q, %q) = %v, want %v", c.s, c.needle, got, c.want)
 		}
 	}
 }

@@ -11,10 +11,11 @@ import (
 // ApplyIndex applies b in one write transaction: sessions, then ends, then
 // statements, then the indexed position. Rows whose id is stored already are
 // left as they are, so applying a batch twice stores it once. A statement
-// counts as stored when its session holds its id at its seq or later: a
-// journal gives a statement's id one seq, so a batch applied again finds
-// its statements where they were stored, without reading the session's
-// older chunks.
+// counts as stored when its session holds its id among the statements whose
+// requests are at its request's journal position or later: a journal gives
+// a statement one request position, so a batch applied again finds its
+// statements where they were stored without reading the session's older
+// chunks.
 func (d *DB) ApplyIndex(ctx context.Context, b *store.IndexBatch) error {
 	if b.Empty() {
 		return nil
@@ -120,9 +121,9 @@ func (e *rowError) Unwrap() error { return e.err }
 // unstored returns the part of g that its session does not hold yet: the
 // first of each id in g.
 func (w *chunkWriter) unstored(ctx context.Context, g sessionStatements) (sessionStatements, error) {
-	from := g.stmts[0].Seq
+	from := int64(g.stmts[0].RequestSeq) // checkStatement let only int64s through
 	for _, r := range g.stmts {
-		from = min(from, r.Seq)
+		from = min(from, int64(r.RequestSeq))
 	}
 	seen, err := w.storedIDs(ctx, g.session, from)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"container/heap"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -50,52 +51,123 @@ func (d *DB) SearchStatements(ctx context.Context, f store.StatementFilter) ([]*
 	if f.ReviewID != "" {
 		add("id IN (SELECT chunk_id FROM statement_reviews WHERE review_id = ?)", f.ReviewID)
 	}
-	q := `SELECT id, write_id, session_id, max_started, data FROM statement_chunks`
+	cond := ""
 	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
+		cond = ` WHERE ` + strings.Join(where, " AND ")
 	}
 	// SQLite sorts NULL below every value: chunks without a start time last.
-	q += ` ORDER BY max_started DESC, id DESC`
+	const order = ` ORDER BY max_started DESC, id DESC`
 
-	m := newMatcher(f)
-	top := &topStatements{limit: limit}
-	rows, err := d.read.QueryContext(ctx, q, args...)
+	s := &search{m: newMatcher(f), top: &topStatements{limit: limit}}
+	var err error
+	if f.Session != "" {
+		// SQLite reads a session's chunks through statement_chunks_session
+		// and sorts them: sort their references, not their blobs.
+		err = d.searchSorted(ctx, s, `SELECT id, write_id, session_id, max_started FROM statement_chunks`+cond+order, args)
+	} else {
+		// statement_chunks_started gives the order: stream.
+		err = d.searchStream(ctx, s, `SELECT id, write_id, session_id, max_started, data FROM statement_chunks`+cond+order, args)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("search statements: %w", err)
 	}
+	return s.top.sorted(), nil
+}
+
+// search is one search's matcher and the statements it keeps.
+type search struct {
+	m   *matcher
+	top *topStatements
+	v   stmtView
+}
+
+// chunkRef is a chunk's columns that a search orders and stops by.
+type chunkRef struct {
+	id, write int64
+	session   string
+	latest    sql.NullInt64
+}
+
+// match offers the matching statements of one chunk to the top.
+func (s *search) match(ref chunkRef, blob []byte) error {
+	cr, err := newChunkReader(blob)
+	if err != nil {
+		return fmt.Errorf("chunk %d: %w", ref.id, err)
+	}
+	for cr.next(&s.v) {
+		if s.m.match(&s.v) {
+			s.top.offer(sortKey{started: s.v.started, hasStarted: s.v.hasStarted, requestSeq: s.v.requestSeq,
+				write: ref.write, ord: s.v.ord}, &s.v, ref.session)
+		}
+	}
+	if cr.err != nil {
+		return fmt.Errorf("chunk %d: %w", ref.id, cr.err)
+	}
+	return nil
+}
+
+// searchStream runs q, which returns chunkRef's columns and the blob in
+// search order, and matches chunks until the top is complete.
+func (d *DB) searchStream(ctx context.Context, s *search, q string, args []any) error {
+	rows, err := d.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
 	defer rows.Close()
-	var v stmtView
 	for rows.Next() {
-		var (
-			id, write int64
-			session   string
-			latest    sql.NullInt64
-			blob      sql.RawBytes
-		)
-		if err := rows.Scan(&id, &write, &session, &latest, &blob); err != nil {
-			return nil, fmt.Errorf("search statements: %w", err)
+		var ref chunkRef
+		var blob sql.RawBytes
+		if err := rows.Scan(&ref.id, &ref.write, &ref.session, &ref.latest, &blob); err != nil {
+			return err
 		}
-		if !top.mayTake(latest) {
-			break
+		if !s.top.mayTake(ref.latest) {
+			return nil
 		}
-		cr, err := newChunkReader(blob)
-		if err != nil {
-			return nil, fmt.Errorf("search statements: chunk %d: %w", id, err)
-		}
-		for cr.next(&v) {
-			if m.match(&v) {
-				top.offer(sortKey{started: v.started, hasStarted: v.hasStarted, requestSeq: v.requestSeq,
-					write: write, ord: v.ord}, &v, session)
-			}
-		}
-		if cr.err != nil {
-			return nil, fmt.Errorf("search statements: chunk %d: %w", id, cr.err)
+		if err := s.match(ref, blob); err != nil {
+			return err
 		}
 	}
+	return rows.Err()
+}
+
+// searchSorted runs q, which returns chunkRef's columns in search order,
+// and then reads and matches the chunks one at a time until the top is
+// complete.
+func (d *DB) searchSorted(ctx context.Context, s *search, q string, args []any) error {
+	rows, err := d.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	var refs []chunkRef
+	for rows.Next() {
+		var ref chunkRef
+		if err := rows.Scan(&ref.id, &ref.write, &ref.session, &ref.latest); err != nil {
+			rows.Close()
+			return err
+		}
+		refs = append(refs, ref)
+	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("search statements: %w", err)
+		return err
 	}
-	return top.sorted(), nil
+	for _, ref := range refs {
+		if !s.top.mayTake(ref.latest) {
+			return nil
+		}
+		var blob []byte
+		err := d.read.QueryRowContext(ctx, `SELECT data FROM statement_chunks WHERE id = ?`, ref.id).Scan(&blob)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // the index was reset since
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.match(ref, blob); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // matcher decides whether a statement matches a filter. SQLite's lower,
@@ -148,7 +220,8 @@ func lowerASCII(s string) []byte {
 }
 
 // containsFold reports whether s holds lower, which is lower-cased, with
-// ASCII letters compared without case.
+// ASCII letters compared without case. As with SQLite's instr, a match
+// starts at the first byte or at a byte that starts a UTF-8 character.
 func containsFold(s, lower []byte) bool {
 	if len(lower) == 0 {
 		return true
@@ -170,7 +243,7 @@ func containsFold(s, lower []byte) bool {
 			return false
 		}
 		i += j
-		if equalFold(s[i:i+len(lower)], lower) {
+		if (i == 0 || s[i]&0xc0 != 0x80) && equalFold(s[i:i+len(lower)], lower) {
 			return true
 		}
 	}

@@ -109,8 +109,8 @@ func newChunkWriter(ctx context.Context, tx *sql.Tx) (*chunkWriter, error) {
 		return nil, err
 	}
 	insert, err := tx.PrepareContext(ctx, `INSERT INTO statement_chunks
-        (id, write_id, session_id, n, min_seq, max_seq, min_started, max_started, decisions, data)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        (id, write_id, session_id, n, max_request_seq, min_started, max_started, decisions, data)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +152,7 @@ func (w *chunkWriter) flush(ctx context.Context) error {
 		return nil
 	}
 	id := w.nextID
-	if _, err := w.insert.ExecContext(ctx, id, w.writeID, c.session, c.n, c.minSeq, c.maxSeq, c.minStarted,
+	if _, err := w.insert.ExecContext(ctx, id, w.writeID, c.session, c.n, c.maxRequest, c.minStarted,
 		c.maxStarted, c.decisions, c.data); err != nil {
 		return fmt.Errorf("statements of session %q: %w", c.session, err)
 	}
@@ -167,10 +167,10 @@ func (w *chunkWriter) flush(ctx context.Context) error {
 }
 
 // storedIDs returns the ids of the statements of session stored in chunks
-// that hold a statement with seq fromSeq or later.
-func (w *chunkWriter) storedIDs(ctx context.Context, session string, fromSeq int64) (map[string]bool, error) {
+// that hold a statement whose request is at journal position from or later.
+func (w *chunkWriter) storedIDs(ctx context.Context, session string, from int64) (map[string]bool, error) {
 	rows, err := w.tx.QueryContext(ctx, `SELECT data FROM statement_chunks
-        WHERE session_id = ? AND max_seq >= ?`, session, fromSeq)
+        WHERE session_id = ? AND max_request_seq >= ?`, session, from)
 	if err != nil {
 		return nil, err
 	}

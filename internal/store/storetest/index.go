@@ -156,6 +156,17 @@ func testIndexKeepsPresent(t *testing.T, st store.Store) {
 	if seq := mustIndexedSeq(t, st); seq != 11 {
 		t.Errorf("IndexedSeq = %d, want 11", seq)
 	}
+
+	// A stalled indexer applies later batches and then the journal again
+	// from where it stopped: the first batch, after newer statements of
+	// its sessions, still stores nothing twice.
+	later := &store.IndexBatch{Seq: 20, Statements: []*sluice.StatementRecord{
+		statement("r4", "s1", 4), statement("r5", "s1", 5), statement("o2", "s2", 2)}}
+	mustApply(t, st, later)
+	mustApply(t, st, indexBatch(10))
+	equalStatements(t, mustList(t, st, "s1"),
+		[]*sluice.StatementRecord{first.Statements[0], first.Statements[1], dup, later.Statements[0], later.Statements[1]})
+	equalStatements(t, mustList(t, st, "s2"), []*sluice.StatementRecord{first.Statements[2], later.Statements[2]})
 }
 
 func testIndexLargeBatch(t *testing.T, st store.Store) {

@@ -3,19 +3,18 @@
 -- B-tree entries per statement cost the gateway a sixth of its CPU per
 -- statement (docs/benchmarks.md).
 CREATE TABLE statement_chunks (
-    id          INTEGER NOT NULL PRIMARY KEY,
-    write_id    INTEGER NOT NULL, -- the first chunk of the write that stored it
-    session_id  TEXT    NOT NULL,
-    n           INTEGER NOT NULL,
-    min_seq     INTEGER NOT NULL,
-    max_seq     INTEGER NOT NULL,
-    min_started INTEGER,
-    max_started INTEGER,
-    decisions   INTEGER NOT NULL,
-    data        BLOB    NOT NULL
+    id              INTEGER NOT NULL PRIMARY KEY,
+    write_id        INTEGER NOT NULL, -- the first chunk of the write that stored it
+    session_id      TEXT    NOT NULL,
+    n               INTEGER NOT NULL,
+    max_request_seq INTEGER NOT NULL, -- the latest journal position of a statement's request
+    min_started     INTEGER,
+    max_started     INTEGER,
+    decisions       INTEGER NOT NULL,
+    data            BLOB    NOT NULL
 ) STRICT;
 
-CREATE INDEX statement_chunks_session ON statement_chunks (session_id, max_seq);
+CREATE INDEX statement_chunks_session ON statement_chunks (session_id, max_request_seq);
 CREATE INDEX statement_chunks_started ON statement_chunks (max_started);
 
 -- The chunks holding a statement held for a review, by review.
