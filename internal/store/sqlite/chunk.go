@@ -131,19 +131,12 @@ func appendStatement(b []byte, r *sluice.StatementRecord) []byte {
 	b = appendString(b, r.ID)
 	b = binary.AppendVarint(b, r.Seq)
 	b = appendString(b, r.Text)
-	if r.Params == nil {
-		b = append(b, 0)
-	} else {
-		b = binary.AppendUvarint(b, uint64(len(r.Params))+1)
-		for _, p := range r.Params {
-			if p == nil {
-				b = append(b, 0)
-			} else {
-				b = binary.AppendUvarint(b, uint64(len(*p))+1)
-				b = append(b, *p...)
-			}
+	b = appendList(b, r.Params == nil, len(r.Params), func(i int) (string, bool) {
+		if p := r.Params[i]; p != nil {
+			return *p, true
 		}
-	}
+		return "", false
+	})
 	b = binary.AppendUvarint(b, uint64(r.Class))
 	b = appendString(b, string(r.Decision))
 	b = appendString(b, r.Rule)
@@ -159,19 +152,30 @@ func appendStatement(b []byte, r *sluice.StatementRecord) []byte {
 	b = appendString(b, r.Status)
 	b = appendString(b, r.Error)
 	b = appendString(b, r.Subject)
-	if r.Groups == nil {
-		b = append(b, 0)
-	} else {
-		b = binary.AppendUvarint(b, uint64(len(r.Groups))+1)
-		for _, g := range r.Groups {
-			b = binary.AppendUvarint(b, uint64(len(g))+1)
-			b = append(b, g...)
-		}
-	}
+	b = appendList(b, r.Groups == nil, len(r.Groups), func(i int) (string, bool) { return r.Groups[i], true })
 	b = appendString(b, r.Connection)
 	b = binary.AppendUvarint(b, r.RequestSeq)
 	b = binary.AppendUvarint(b, r.ResultSeq)
 	return appendString(b, r.ReviewID)
+}
+
+// appendList appends a list of n items, or a nil list when null; item
+// returns the i-th item, and false for a nil one.
+func appendList(b []byte, null bool, n int, item func(i int) (string, bool)) []byte {
+	if null {
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(n)+1)
+	for i := range n {
+		s, ok := item(i)
+		if !ok {
+			b = append(b, 0)
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(len(s))+1)
+		b = append(b, s...)
+	}
+	return b
 }
 
 func appendString(b []byte, s string) []byte {
