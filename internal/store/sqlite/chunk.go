@@ -66,7 +66,7 @@ type chunk struct {
 	session                string
 	n                      int
 	maxRequest             int64 // the largest journal position of a statement's request
-	minStarted, maxStarted any // int64 unix nanoseconds, or nil when no statement has a start time
+	minStarted, maxStarted any   // int64 unix nanoseconds, or nil when no statement has a start time
 	decisions              int64
 	reviews                []string // review ids of the statements, in order, with repeats
 	data                   []byte

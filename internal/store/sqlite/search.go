@@ -174,9 +174,9 @@ func (d *DB) searchSorted(ctx context.Context, s *search, q string, args []any) 
 // which the row-per-statement search used, folds ASCII letters only, and so
 // do the text matches here.
 type matcher struct {
-	f           store.StatementFilter
-	since, till int64
-	text, error []byte // lower-cased
+	f             store.StatementFilter
+	since, till   int64
+	text, errText []byte // lower-cased
 }
 
 func newMatcher(f store.StatementFilter) *matcher {
@@ -185,7 +185,7 @@ func newMatcher(f store.StatementFilter) *matcher {
 		m.text = lowerASCII(f.Text)
 	}
 	if f.Error != "" && f.Error != store.ErrorAny {
-		m.error = lowerASCII(f.Error)
+		m.errText = lowerASCII(f.Error)
 	}
 	return m
 }
@@ -201,7 +201,7 @@ func (m *matcher) match(v *stmtView) bool {
 		!f.Since.IsZero() && (!v.hasStarted || v.started < m.since),
 		!f.Until.IsZero() && (!v.hasStarted || v.started >= m.till),
 		f.Error == store.ErrorAny && len(v.errText) == 0,
-		m.error != nil && !containsFold(v.errText, m.error),
+		m.errText != nil && !containsFold(v.errText, m.errText),
 		m.text != nil && !containsFold(v.text, m.text),
 		f.Group != "" && !v.hasGroup(f.Group):
 		return false
