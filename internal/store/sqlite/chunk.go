@@ -14,10 +14,10 @@ import (
 // stored, encoded one after another in a blob (format below). A busy
 // gateway's index batch then costs SQLite a few rows rather than a row of 20
 // values and three B-tree entries per statement, which on a gateway with one
-// core was a sixth of its CPU per statement (docs/benchmarks.md). The
+// core took a sixth to a quarter of its CPU (docs/benchmarks.md). The
 // chunk's columns (session, the latest request position, the start-time
-// range, the decisions present) narrow a search to the chunks that can match; the statements in
-// them are then matched in Go.
+// range, the decisions present) narrow a search to the chunks that can
+// match; the statements in them are then matched in Go.
 //
 // A chunk's blob is chunkVersion followed by its statements, each its
 // fields in this order: id, seq, text, params, class, decision, rule,

@@ -4,7 +4,7 @@
 // which writes in about two thirds of the transpiled build's time
 // (docs/benchmarks.md). The search index keeps statements in chunks, a row
 // per session and write (chunk.go), since even with the C build a row per
-// statement cost the gateway a sixth of its CPU.
+// statement took a sixth to a quarter of the gateway's CPU.
 //
 // The file may be shared by several processes: `sluice token issue` writes to
 // the state.db of a running `sluice serve`. Every write takes the database's

@@ -1,7 +1,7 @@
 -- The index keeps statements in chunks: one row per session and write, the
 -- statements encoded in a blob (chunk.go). A row of 20 values and three
--- B-tree entries per statement cost the gateway a sixth of its CPU per
--- statement (docs/benchmarks.md).
+-- B-tree entries per statement took a sixth to a quarter of the gateway's
+-- CPU (docs/benchmarks.md).
 CREATE TABLE statement_chunks (
     id              INTEGER NOT NULL PRIMARY KEY,
     write_id        INTEGER NOT NULL, -- the first chunk of the write that stored it
