@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -252,9 +254,44 @@ func TestContainsFold(t *testing.T) {
 		{"\xa9cole", "\xa9", true}, // the first byte always counts
 		{"ÉCOLE", "école", false},  // not ASCII: no folding
 		{"", "x", false},
+		// Long texts: the scans for the needle's first byte must add up to
+		// one pass, or these take hours.
+		{strings.Repeat("a", 4<<20) + "Ab", "ab", true},
+		{strings.Repeat("a", 4<<20), "ab", false},
+		{strings.Repeat("A", 4<<20), "ab", false},
 	} {
 		if got := containsFold([]byte(c.s), lowerASCII(c.needle)); got != c.want {
-			t.Errorf("containsFold(%q, %q) = %v, want %v", c.s, c.needle, got, c.want)
+			t.Errorf("containsFold(%.40q (%d bytes), %q) = %v, want %v", c.s, len(c.s), c.needle, got, c.want)
+		}
+	}
+}
+
+// TestContainsFoldAgreesWithItsDefinition compares containsFold with a
+// direct reading of instr(lower(s), lower(needle)) > 0 on random texts over
+// a small alphabet of letters in both cases and a two-byte character.
+func TestContainsFoldAgreesWithItsDefinition(t *testing.T) {
+	alphabet := [][]byte{{'a'}, {'A'}, {'b'}, {'B'}, {0xc3, 0xa9}, {0xa9}, {' '}}
+	random := func(r *rand.Rand, n int) []byte {
+		var b []byte
+		for range n {
+			b = append(b, alphabet[r.IntN(len(alphabet))]...)
+		}
+		return b
+	}
+	want := func(s, lower []byte) bool {
+		for i := 0; i+len(lower) <= len(s); i++ {
+			if (i == 0 || s[i]&0xc0 != 0x80) && bytes.Equal(lowerASCII(string(s[i:i+len(lower)])), lower) {
+				return true
+			}
+		}
+		return false
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		s, needle := random(r, r.IntN(12)), random(r, 1+r.IntN(3))
+		lower := lowerASCII(string(needle))
+		if got := containsFold(s, lower); got != want(s, lower) {
+			t.Fatalf("containsFold(%q, %q) = %v, want %v", s, needle, got, !got)
 		}
 	}
 }

@@ -226,28 +226,41 @@ func containsFold(s, lower []byte) bool {
 	if len(lower) == 0 {
 		return true
 	}
-	first := lower[0]
-	upper := first
+	last := len(s) - len(lower) // the last position a match can start at
+	first, upper := lower[0], lower[0]
 	if 'a' <= first && first <= 'z' {
 		upper = first - ('a' - 'A')
 	}
-	for i := 0; i+len(lower) <= len(s); i++ {
-		// Skip ahead to the next byte that can start a match.
-		j := bytes.IndexByte(s[i:len(s)-len(lower)+1], first)
-		if upper != first {
-			if k := bytes.IndexByte(s[i:len(s)-len(lower)+1], upper); k >= 0 && (j < 0 || k < j) {
-				j = k
-			}
+	// The next positions at or after i of the needle's first byte in
+	// either case, found again only once i has passed them, so that the
+	// scans add up to one pass over s.
+	nextLo, nextUp := -1, -1
+	for i := 0; i <= last; {
+		if nextLo < i {
+			nextLo = indexFrom(s[:last+1], first, i)
 		}
-		if j < 0 {
+		if nextUp < i {
+			nextUp = indexFrom(s[:last+1], upper, i)
+		}
+		j := min(nextLo, nextUp)
+		if j > last {
 			return false
 		}
-		i += j
-		if (i == 0 || s[i]&0xc0 != 0x80) && equalFold(s[i:i+len(lower)], lower) {
+		if (j == 0 || s[j]&0xc0 != 0x80) && equalFold(s[j:j+len(lower)], lower) {
 			return true
 		}
+		i = j + 1
 	}
 	return false
+}
+
+// indexFrom returns the first position at or after i of c in s, or len(s)
+// if there is none.
+func indexFrom(s []byte, c byte, i int) int {
+	if k := bytes.IndexByte(s[i:], c); k >= 0 {
+		return i + k
+	}
+	return len(s)
 }
 
 // equalFold reports whether a, folded to lower case in ASCII, is lower.
