@@ -17,9 +17,9 @@ import (
 // deltaLine is sent up to a blank where a cut changes what the detectors
 // find in it in no way, cutTail bytes or more before its end
 // (mask.Engine.SafeCut), and a line with no such blank is held until it is
-// maxLine long. What is held goes
-// out, in its own delta event, before any event other than a ping or
-// another delta of the same kind, and at the end of the stream.
+// maxLine long. What is held goes out, in its own delta event, before any
+// event other than a ping or another delta of the same kind, and at the
+// end of the stream.
 
 // deltaLine is the length past which an unfinished line is sent up to its
 // last blank, so that long paragraphs still stream.

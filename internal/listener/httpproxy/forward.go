@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -231,7 +230,7 @@ func (s *Server) reserveBudget(ctx context.Context, c *caller, cn *Conn, body []
 		return func() {}, nil
 	}
 	now := s.Now()
-	r := store.TokenReservation{ID: reservationID(), Subject: c.id.Subject, Connection: cn.Name, Day: s.day(),
+	r := store.TokenReservation{ID: "tr_" + rand.Text(), Subject: c.id.Subject, Connection: cn.Name, Day: s.day(),
 		Tokens: estimateTokens(body), Until: now.Add(reservationTTL)}
 	used, inFlight, ok, err := s.Usage.ReserveTokens(ctx, r, limit, now)
 	if err != nil {
@@ -253,13 +252,6 @@ func (s *Server) reserveBudget(ctx context.Context, c *caller, cn *Conn, body []
 			s.Log.Warn("release token reservation; it counts until it ends", "reservation", r.ID, "until", r.Until, "err", err)
 		}
 	}, nil
-}
-
-// reservationID returns a new, random reservation id.
-func reservationID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return "tr_" + hex.EncodeToString(b[:])
 }
 
 // budget returns the daily token cap for id, 0 when none applies.

@@ -359,9 +359,8 @@ const cutTail = 64
 // longLineCut returns how much of b, a piece of a line too long to hold
 // whole, to send now: up to a blank where a cut changes nothing the
 // detectors find (see mask.Engine.SafeCut) and that lies cutTail bytes or
-// more before the end;
-// failing that, up to its last blank; failing that, all of it (a word as
-// long as the piece is sent as it is).
+// more before the end; failing that, up to its last blank; failing that,
+// all of it (a word as long as the piece is sent as it is).
 func (st *stream) longLineCut(b []byte) int {
 	if n := st.m.SafeCut(b, len(b)-cutTail); n > 0 {
 		return n
