@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -65,8 +66,8 @@ func decisionBit(a sluice.Action) int64 {
 type chunk struct {
 	session                string
 	n                      int
-	maxRequest             int64 // the largest journal position of a statement's request
-	minStarted, maxStarted any   // int64 unix nanoseconds, or nil when no statement has a start time
+	maxRequest             int64         // the largest journal position of a statement's request
+	minStarted, maxStarted sql.NullInt64 // unix nanoseconds; NULL when no statement has a start time
 	decisions              int64
 	reviews                []string // review ids of the statements, in order, with repeats
 	data                   []byte
@@ -91,25 +92,22 @@ func checkStatement(r *sluice.StatementRecord) error {
 	return nil
 }
 
-// add encodes r, which checkStatement accepts, at the end of c, with its
-// position in the write.
-func (c *chunk) add(r *sluice.StatementRecord, ord int) error {
-	if err := checkStatement(r); err != nil {
-		return err
-	}
-	started, _ := encodeTime(r.StartedAt)
+// add encodes r at the end of c, with its position in the write. The
+// caller has checked r with checkStatement.
+func (c *chunk) add(r *sluice.StatementRecord, ord int) {
 	if c.n == 0 {
 		c.data = append(c.data[:0], chunkVersion)
 		c.maxRequest = 0
 	}
 	c.n++
 	c.maxRequest = max(c.maxRequest, int64(r.RequestSeq))
-	if ns, ok := started.(int64); ok {
-		if lo, ok := c.minStarted.(int64); !ok || ns < lo {
-			c.minStarted = ns
+	if !r.StartedAt.IsZero() {
+		ns := r.StartedAt.UnixNano()
+		if !c.minStarted.Valid || ns < c.minStarted.Int64 {
+			c.minStarted = sql.NullInt64{Int64: ns, Valid: true}
 		}
-		if hi, ok := c.maxStarted.(int64); !ok || ns > hi {
-			c.maxStarted = ns
+		if !c.maxStarted.Valid || ns > c.maxStarted.Int64 {
+			c.maxStarted = sql.NullInt64{Int64: ns, Valid: true}
 		}
 	}
 	c.decisions |= decisionBit(r.Decision)
@@ -118,7 +116,6 @@ func (c *chunk) add(r *sluice.StatementRecord, ord int) error {
 	}
 	c.data = appendStatement(c.data, r)
 	c.data = binary.AppendUvarint(c.data, uint64(ord))
-	return nil
 }
 
 // full reports whether c takes no more statements.

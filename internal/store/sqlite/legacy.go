@@ -122,6 +122,9 @@ func readRowStatements(ctx context.Context, tx *sql.Tx) ([]*sluice.StatementReco
 		r.StartedAt = decodeTime(started)
 		r.Duration = time.Duration(duration)
 		r.RequestSeq, r.ResultSeq = uint64(requestSeq), uint64(resultSeq)
+		if err := checkStatement(&r); err != nil {
+			return nil, 0, err
+		}
 		out = append(out, &r)
 	}
 	return out, last, rows.Err()

@@ -128,13 +128,12 @@ func (w *chunkWriter) close() {
 	w.reviews.Close()
 }
 
-// write stores the statements of g in as few chunks as the limits allow.
+// write stores the statements of g, which checkStatement accepts, in as
+// few chunks as the limits allow.
 func (w *chunkWriter) write(ctx context.Context, g sessionStatements) error {
 	w.c = chunk{session: g.session, data: w.c.data[:0]}
 	for i, r := range g.stmts {
-		if err := w.c.add(r, g.ords[i]); err != nil {
-			return err
-		}
+		w.c.add(r, g.ords[i])
 		if w.c.full() {
 			if err := w.flush(ctx); err != nil {
 				return err
