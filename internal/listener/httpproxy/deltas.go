@@ -3,110 +3,44 @@ package httpproxy
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 )
 
-// The Claude API streams a content block's text (and a tool call's input,
-// and thinking) in small deltas, cut wherever the model's tokens fall: a
-// key or a card number can arrive in two events, and the detectors, which
-// see one event at a time, would see neither half whole. While masking,
-// sluice therefore holds back the unfinished line of each block and sends
-// it with the next delta, so that the detectors always see whole lines, as
-// in a text body: a delta is sent up to its last newline; a PEM private
-// key is held from its BEGIN line to its END line; a line longer than
-// deltaLine is sent up to a blank where a cut changes what the detectors
-// find in it in no way, cutTail bytes or more before its end
-// (mask.Engine.SafeCut), and a line with no such blank is held until it is
-// maxLine long. What is held goes out, in its own delta event, before any
-// event other than a ping or another delta of the same kind, and at the
-// end of the stream.
+// Model APIs stream text (a message, a tool call's arguments, reasoning)
+// in small deltas, one per server-sent event, cut wherever the model's
+// tokens fall: a key or a card number can arrive in two events, and the
+// detectors, which see one event at a time, would see neither half whole.
+// While masking, sluice therefore holds back the unfinished line of each
+// text stream and sends it with the stream's next delta, so that the
+// detectors always see whole lines, as in a text body: a delta is sent up
+// to its last newline; a PEM private key is held from its BEGIN line to its
+// END line; a line longer than deltaLine is sent up to a blank where a cut
+// changes what the detectors find in it in no way, cutTail bytes or more
+// before its end (mask.Engine.SafeCut), and a line with no such blank is
+// held until it is maxLine long. A delta that ends its stream (one that
+// carries a finish reason) takes everything held for the stream with it.
+// What is held goes out, in delta events of its own, before any other
+// event (pings and comments aside) and at the end of the stream.
+//
+// The formats understood are in deltafmt.go: the Claude API's, OpenAI's
+// Chat Completions and Responses APIs' (and the many APIs that copy them),
+// and Gemini's. Events of any other API are masked one at a time.
 
 // deltaLine is the length past which an unfinished line is sent up to its
 // last blank, so that long paragraphs still stream.
 const deltaLine = 1 << 10
 
-// deltaFields are the delta fields that carry streamed text, by delta type.
-var deltaFields = map[string]string{
-	"text_delta":       "text",
-	"input_json_delta": "partial_json",
-	"thinking_delta":   "thinking",
+// heldText is the unsent end of one text stream.
+type heldText struct {
+	stream string
+	text   []byte
+	name   []byte // the "event:" line of the stream's events, if they have one
+	// alone returns the data of an event that carries text for the
+	// stream and nothing else, modelled on the stream's last delta.
+	alone func(text string) ([]byte, error)
 }
 
-// heldDelta is the unsent end of one content block's text.
-type heldDelta struct {
-	index int
-	typ   string // the delta type, e.g. text_delta
-	text  []byte
-}
-
-// deltaEvent is a content_block_delta event that carries text.
-type deltaEvent struct {
-	index int
-	typ   string
-	text  string
-	doc   map[string]json.RawMessage // the event's data, for rewriting
-	delta map[string]json.RawMessage // its delta object
-}
-
-// parseDelta returns the text-carrying delta in ev's data, if it is one.
-func parseDelta(data []byte) (*deltaEvent, bool) {
-	if !bytes.Contains(data, []byte(`"content_block_delta"`)) {
-		return nil, false
-	}
-	var d deltaEvent
-	if json.Unmarshal(data, &d.doc) != nil || json.Unmarshal(d.doc["delta"], &d.delta) != nil ||
-		json.Unmarshal(d.doc["index"], &d.index) != nil {
-		return nil, false
-	}
-	var kind string
-	if json.Unmarshal(d.doc["type"], &kind) != nil || kind != "content_block_delta" ||
-		json.Unmarshal(d.delta["type"], &d.typ) != nil {
-		return nil, false
-	}
-	field, ok := deltaFields[d.typ]
-	if !ok || json.Unmarshal(d.delta[field], &d.text) != nil {
-		return nil, false
-	}
-	return &d, true
-}
-
-// event returns the SSE event that carries text in place of d's own.
-func (d *deltaEvent) event(text []byte) []byte {
-	delta := make(map[string]json.RawMessage, len(d.delta))
-	for k, v := range d.delta {
-		delta[k] = v
-	}
-	delta[deltaFields[d.typ]], _ = json.Marshal(string(text))
-	doc := make(map[string]json.RawMessage, len(d.doc))
-	for k, v := range d.doc {
-		doc[k] = v
-	}
-	doc["delta"], _ = json.Marshal(delta)
-	data, _ := json.Marshal(doc)
-	return sseEvent("content_block_delta", data)
-}
-
-// event returns the delta event that sends what h holds.
-func (h *heldDelta) event() []byte {
-	typ, _ := json.Marshal(h.typ)
-	d := &deltaEvent{typ: h.typ,
-		doc:   map[string]json.RawMessage{"type": json.RawMessage(`"content_block_delta"`), "index": json.RawMessage(strconv.Itoa(h.index))},
-		delta: map[string]json.RawMessage{"type": typ}}
-	return d.event(h.text)
-}
-
-// sseEvent encodes an event of type name with data on one line.
-func sseEvent(name string, data []byte) []byte {
-	ev := make([]byte, 0, len(name)+len(data)+16)
-	ev = append(ev, "event: "...)
-	ev = append(ev, name...)
-	ev = append(ev, "\ndata: "...)
-	ev = append(ev, data...)
-	return append(ev, "\n\n"...)
-}
-
-// deltaCut returns how much of unit, a block's unsent text, can be sent now
-// (see the comment at the top of this file).
+// deltaCut returns how much of unit, a stream's unsent text, can be sent
+// now (see the comment at the top of this file).
 func (st *stream) deltaCut(unit []byte) int {
 	if st.m.OpenSecret(unit) && len(unit) < maxLine {
 		return 0
@@ -124,45 +58,119 @@ func (st *stream) deltaCut(unit []byte) int {
 }
 
 // deltaUnits returns the events to send in place of ev, whose data is
-// data: a text delta is cut after its block's last whole line and the rest
-// held; any other event but a ping first releases what is held.
+// data: a text delta is cut after its stream's last whole line and the rest
+// held; any other event but a ping or a comment first releases what is
+// held.
 func (st *stream) deltaUnits(ev, data []byte) [][]byte {
-	d, ok := parseDelta(data)
+	p, ok := parseDelta(data)
 	if !ok {
-		if isPing(data) {
+		if len(data) == 0 || isPing(data) {
 			return [][]byte{ev}
 		}
 		return append(st.releaseHeld(), ev)
 	}
+	h := st.holding(p.stream)
+	h.text = append(h.text, p.text...)
+	h.name, h.alone = append(h.name[:0], eventLine(ev)...), p.alone
+	n := len(h.text)
+	if !p.final {
+		n = st.deltaCut(h.text)
+	}
+	if n == 0 && p.bare {
+		return nil
+	}
+	out, err := p.with(string(h.text[:n]))
+	if err != nil {
+		// The event could not be rewritten: send all of the stream's text
+		// in an event of its own, and this event's text stays where it is.
+		h.text = h.text[:len(h.text)-len(p.text)]
+		return append(st.release(h), ev)
+	}
+	h.text = append(h.text[:0], h.text[n:]...)
+	if len(h.text) == 0 {
+		st.drop(h)
+	}
+	return [][]byte{withData(ev, out)}
+}
+
+// holding returns what is held for stream, starting it if need be.
+func (st *stream) holding(stream string) *heldText {
+	for _, h := range st.held {
+		if h.stream == stream {
+			return h
+		}
+	}
+	h := &heldText{stream: stream}
+	st.held = append(st.held, h)
+	return h
+}
+
+// drop forgets h, whose text has all been sent.
+func (st *stream) drop(h *heldText) {
+	for i, x := range st.held {
+		if x == h {
+			st.held = append(st.held[:i], st.held[i+1:]...)
+			return
+		}
+	}
+}
+
+// release returns the event that sends what h holds, if it holds anything,
+// and forgets h.
+func (st *stream) release(h *heldText) [][]byte {
+	st.drop(h)
+	if len(h.text) == 0 {
+		return nil
+	}
+	data, err := h.alone(string(h.text))
+	if err != nil {
+		// Cannot happen for data built from a parsed event; send the text
+		// as plain data rather than lose it (it is masked all the same).
+		data = h.text
+	}
+	ev := append([]byte(nil), h.name...)
+	return [][]byte{withData(ev, data)}
+}
+
+// releaseHeld returns the events that send everything held, in the order
+// the streams began, and forgets it.
+func (st *stream) releaseHeld() [][]byte {
 	var out [][]byte
-	if cur := st.held; cur != nil && (cur.index != d.index || cur.typ != d.typ) {
-		out = st.releaseHeld()
-	}
-	if st.held == nil {
-		st.held = &heldDelta{index: d.index, typ: d.typ}
-	}
-	h := st.held
-	h.text = append(h.text, d.text...)
-	n := st.deltaCut(h.text)
-	if n == 0 {
-		return out
-	}
-	out = append(out, d.event(h.text[:n]))
-	if h.text = h.text[n:]; len(h.text) == 0 {
-		st.held = nil
+	for len(st.held) > 0 {
+		out = append(out, st.release(st.held[0])...)
 	}
 	return out
 }
 
-// releaseHeld returns the event that sends what is held, if anything is,
-// and forgets it.
-func (st *stream) releaseHeld() [][]byte {
-	h := st.held
-	st.held = nil
-	if h == nil || len(h.text) == 0 {
-		return nil
+// eventLine returns ev's "event:" line, or nil.
+func eventLine(ev []byte) []byte {
+	for line := range bytes.Lines(ev) {
+		if bytes.HasPrefix(line, []byte("event:")) {
+			return line
+		}
 	}
-	return [][]byte{h.event()}
+	return nil
+}
+
+// withData returns ev with its data replaced by data. Its other lines
+// (event name, id, comments) stay as they are.
+func withData(ev, data []byte) []byte {
+	out := make([]byte, 0, len(ev)+len(data)+8)
+	for line := range bytes.Lines(ev) {
+		if bytes.HasPrefix(line, []byte("data:")) || len(bytes.TrimRight(line, "\r\n")) == 0 {
+			continue
+		}
+		out = append(out, line...)
+		if line[len(line)-1] != '\n' {
+			out = append(out, '\n')
+		}
+	}
+	for v := range bytes.SplitSeq(data, []byte("\n")) {
+		out = append(out, "data: "...)
+		out = append(out, v...)
+		out = append(out, '\n')
+	}
+	return append(out, '\n')
 }
 
 // isPing reports whether data is a ping event's, which carries nothing and

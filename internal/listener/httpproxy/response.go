@@ -73,7 +73,7 @@ type stream struct {
 	events  int
 	usage   *usageReader // Claude API usage, when reading it
 	scrub   [][]byte     // the upstream's secrets, never recorded
-	held    *heldDelta   // the unsent end of a streamed content block (deltas.go)
+	held    []*heldText  // the unsent ends of streamed text, in the order they began (deltas.go)
 }
 
 // respond sends resp to the agent, masked as the session's policy says,

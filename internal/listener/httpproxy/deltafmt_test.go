@@ -1,0 +1,348 @@
+package httpproxy_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// sseEvent is one event as the agent read it.
+type sseEvent struct {
+	name string // the event: line's value, "" if none
+	data string
+}
+
+// readEvents splits an event stream as an SSE client does.
+func readEvents(body string) []sseEvent {
+	var out []sseEvent
+	for ev := range strings.SplitSeq(strings.TrimSuffix(body, "\n\n"), "\n\n") {
+		var e sseEvent
+		var data []string
+		for line := range strings.SplitSeq(ev, "\n") {
+			if v, ok := strings.CutPrefix(line, "event: "); ok {
+				e.name = v
+			}
+			if v, ok := strings.CutPrefix(line, "data: "); ok {
+				data = append(data, v)
+			}
+		}
+		e.data = strings.Join(data, "\n")
+		if e.name != "" || e.data != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// sseServer answers with the events, flushing after each; an event that is
+// a comment is sent as one.
+func sseServer(events []string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, ev := range events {
+			fmt.Fprint(w, ev)
+			w.(http.Flusher).Flush()
+		}
+	}
+}
+
+// chatChunk is an OpenAI Chat Completions chunk event for one choice.
+func chatChunk(choice int, delta string, finish string, logprobsOf string) string {
+	fr := "null"
+	if finish != "" {
+		fr = fmt.Sprintf("%q", finish)
+	}
+	lp := "null"
+	if logprobsOf != "" {
+		tok, _ := json.Marshal(logprobsOf)
+		lp = fmt.Sprintf(`{"content":[{"token":%s,"logprob":-0.01,"top_logprobs":[]}]}`, tok)
+	}
+	return fmt.Sprintf(`data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-x","choices":[{"index":%d,"delta":%s,"logprobs":%s,"finish_reason":%s}]}`+"\n\n",
+		choice, delta, lp, fr)
+}
+
+func jsonText(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// chatText is what an OpenAI client accumulates from a stream.
+type chatText struct {
+	content   map[int]string // by choice
+	args      string         // choice 0, tool call 0
+	callIDs   []string
+	names     []string
+	order     []string // "text", "finish", "usage", "done" as the events came
+	chunkSeen int
+}
+
+func readChat(t *testing.T, body string) chatText {
+	t.Helper()
+	c := chatText{content: map[int]string{}}
+	for _, ev := range readEvents(body) {
+		if ev.data == "[DONE]" {
+			c.order = append(c.order, "done")
+			continue
+		}
+		var ch struct {
+			Choices []struct {
+				Index int `json:"index"`
+				Delta struct {
+					Content   *string `json:"content"`
+					ToolCalls []struct {
+						Index    int    `json:"index"`
+						ID       string `json:"id"`
+						Function struct {
+							Name      string `json:"name"`
+							Arguments string `json:"arguments"`
+						} `json:"function"`
+					} `json:"tool_calls"`
+				} `json:"delta"`
+				FinishReason *string `json:"finish_reason"`
+			} `json:"choices"`
+			Usage *struct{} `json:"usage"`
+		}
+		if err := json.Unmarshal([]byte(ev.data), &ch); err != nil {
+			t.Fatalf("chunk %q is not JSON: %v", ev.data, err)
+		}
+		c.chunkSeen++
+		if ch.Usage != nil {
+			c.order = append(c.order, "usage")
+		}
+		for _, x := range ch.Choices {
+			if x.Delta.Content != nil && *x.Delta.Content != "" || len(x.Delta.ToolCalls) > 0 {
+				c.order = append(c.order, "text")
+			}
+			if x.Delta.Content != nil {
+				c.content[x.Index] += *x.Delta.Content
+			}
+			for _, tc := range x.Delta.ToolCalls {
+				c.args += tc.Function.Arguments
+				if tc.ID != "" {
+					c.callIDs = append(c.callIDs, tc.ID)
+				}
+				if tc.Function.Name != "" {
+					c.names = append(c.names, tc.Function.Name)
+				}
+			}
+			if x.FinishReason != nil {
+				c.order = append(c.order, "finish")
+			}
+		}
+	}
+	return c
+}
+
+// leaked returns the first of pieces found in s.
+func leaked(s string, pieces ...string) string {
+	for _, p := range pieces {
+		if strings.Contains(s, p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestSSEChatDeltasMaskedAcrossChunks streams an OpenAI Chat Completions
+// answer whose text and tool call arguments carry a token and an address
+// cut across chunks (with a keep-alive comment between two halves), and
+// checks that no piece of them reaches the agent or the record, that the
+// text around them arrives whole, that the tool call keeps its id and name,
+// that the held text comes before the finish, and that logprobs, which
+// spell the text out, are dropped.
+func TestSSEChatDeltasMaskedAcrossChunks(t *testing.T) {
+	text := []string{"Here is the token: " + ghToken[:12], ghToken[12:30], ghToken[30:] + " and mail ", email[:6], email[6:] + "\nthanks"}
+	args := []string{`{"cmd": "curl -H 'Authorization: token ` + ghToken[:9], ghToken[9:] + `' https://api.github.com"}`}
+	events := []string{chatChunk(0, `{"role":"assistant","content":""}`, "", "")}
+	for i, p := range text {
+		events = append(events, chatChunk(0, `{"content":`+jsonText(p)+`}`, "", p))
+		if i == 1 {
+			events = append(events, ": keep-alive\n\n")
+		}
+	}
+	events = append(events, chatChunk(0, `{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"run","arguments":""}}]}`, "", ""))
+	for _, p := range args {
+		events = append(events, chatChunk(0, `{"tool_calls":[{"index":0,"function":{"arguments":`+jsonText(p)+`}}]}`, "", ""))
+	}
+	events = append(events, chatChunk(0, `{}`, "tool_calls", ""),
+		`data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-x","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":9,"total_tokens":14}}`+"\n\n",
+		"data: [DONE]\n\n")
+	s := newSetup(t, sseServer(events), maskOptions())
+	st, _, body := s.do(t, "POST", "/proxy/api/v1/chat/completions", `{"stream":true}`)
+	if st != 200 {
+		t.Fatalf("status %d: %s", st, body)
+	}
+	if p := leaked(body, ghToken[9:], ghToken[12:30], ghToken[30:], email[6:], `"logprob":-`); p != "" {
+		t.Fatalf("the agent got %q: %s", p, body)
+	}
+	got := readChat(t, body)
+	if !strings.HasPrefix(got.content[0], "Here is the token: [") || !strings.HasSuffix(got.content[0], "\nthanks") {
+		t.Errorf("the text around the values changed: %q", got.content[0])
+	}
+	if !strings.HasPrefix(got.args, `{"cmd": "curl -H 'Authorization: token `) || !strings.HasSuffix(got.args, `' https://api.github.com"}`) {
+		t.Errorf("tool call arguments %q", got.args)
+	}
+	if len(got.callIDs) != 1 || got.callIDs[0] != "call_1" || len(got.names) != 1 || got.names[0] != "run" {
+		t.Errorf("tool call ids %v, names %v: want call_1 and run once", got.callIDs, got.names)
+	}
+	order := strings.Join(got.order, " ")
+	if !strings.HasSuffix(order, "text finish usage done") {
+		t.Errorf("event order %q: the held text must come before the finish", order)
+	}
+	if got.chunkSeen < len(events)-2 {
+		t.Errorf("%d chunks reached the agent of %d sent: a chunk that carries more than text must not be dropped", got.chunkSeen, len(events)-2)
+	}
+	res := s.results(t, 1)[0].Result
+	if p := leaked(res.HTTP.Body, ghToken[9:], ghToken[12:30], ghToken[30:], email[6:]); p != "" || res.Masked["github_token"] != 2 || res.Masked["email"] != 1 {
+		t.Errorf("record: masked %v, leaked %q", res.Masked, p)
+	}
+}
+
+// TestSSEChatInterleavedChoices streams two choices (n=2) whose chunks
+// alternate, each with a token cut in two: each choice's text is held on
+// its own, so both tokens are masked.
+func TestSSEChatInterleavedChoices(t *testing.T) {
+	var events []string
+	for _, p := range []string{"first " + ghToken[:20], ghToken[20:] + " end\n"} {
+		events = append(events, chatChunk(0, `{"content":`+jsonText(p)+`}`, "", ""),
+			chatChunk(1, `{"content":`+jsonText(strings.ReplaceAll(p, "first", "second"))+`}`, "", ""))
+	}
+	events = append(events, chatChunk(0, `{}`, "stop", ""), chatChunk(1, `{}`, "stop", ""), "data: [DONE]\n\n")
+	s := newSetup(t, sseServer(events), maskOptions())
+	_, _, body := s.do(t, "POST", "/proxy/api/v1/chat/completions", `{"stream":true,"n":2}`)
+	if p := leaked(body, ghToken[:20], ghToken[20:]); p != "" {
+		t.Fatalf("the agent got %q: %s", p, body)
+	}
+	got := readChat(t, body)
+	for i, want := range []string{"first ", "second "} {
+		if !strings.HasPrefix(got.content[i], want) || !strings.HasSuffix(got.content[i], " end\n") {
+			t.Errorf("choice %d: %q", i, got.content[i])
+		}
+	}
+}
+
+// TestSSEChatCleanTextWhole checks that text with nothing to mask reaches
+// the agent exactly, however the chunks cut it.
+func TestSSEChatCleanTextWhole(t *testing.T) {
+	text := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 40) + "\n" +
+		"Second line with \"quotes\", <angle brackets> & a tab\t, unicode ✓.\nlast words"
+	var events []string
+	for i := 0; i < len(text); i += 7 {
+		events = append(events, chatChunk(0, `{"content":`+jsonText(text[i:min(i+7, len(text))])+`}`, "", ""))
+	}
+	events = append(events, chatChunk(0, `{}`, "stop", ""), "data: [DONE]\n\n")
+	s := newSetup(t, sseServer(events), maskOptions())
+	_, _, body := s.do(t, "POST", "/proxy/api/v1/chat/completions", `{"stream":true}`)
+	got := readChat(t, body)
+	if got.content[0] != text {
+		t.Fatalf("the agent's text differs from the model's:\n got %q\nwant %q", got.content[0], text)
+	}
+	// Every chunk is sent on (none carries text alone), plus one that
+	// releases the last words before the finish.
+	if got.chunkSeen != len(events) {
+		t.Errorf("%d chunks for %d sent", got.chunkSeen, len(events)-1)
+	}
+}
+
+// responsesEvent is an OpenAI Responses API event.
+func responsesEvent(typ string, fields string) string {
+	return fmt.Sprintf("event: %s\ndata: {\"type\":%q,%s}\n\n", typ, typ, fields)
+}
+
+// TestSSEResponsesDeltasMasked streams an OpenAI Responses API answer with
+// a token cut across output_text deltas: no piece reaches the agent, the
+// deltas keep their event names, and the held text goes out before the
+// done event, which carries the whole text, masked.
+func TestSSEResponsesDeltasMasked(t *testing.T) {
+	parts := []string{"Use " + ghToken[:15], ghToken[15:] + " to log in\nbye"}
+	events := []string{responsesEvent("response.created", `"sequence_number":0,"response":{"id":"resp_1","status":"in_progress"}`)}
+	for i, p := range parts {
+		events = append(events, responsesEvent("response.output_text.delta",
+			fmt.Sprintf(`"sequence_number":%d,"item_id":"msg_1","output_index":0,"content_index":0,"delta":%s,"logprobs":[{"token":%s,"logprob":-0.1}]`,
+				i+1, jsonText(p), jsonText(p))))
+	}
+	whole := strings.Join(parts, "")
+	events = append(events, responsesEvent("response.output_text.done",
+		fmt.Sprintf(`"sequence_number":3,"item_id":"msg_1","output_index":0,"content_index":0,"text":%s`, jsonText(whole))),
+		responsesEvent("response.completed", `"sequence_number":4,"response":{"id":"resp_1","status":"completed"}`))
+	s := newSetup(t, sseServer(events), maskOptions())
+	_, _, body := s.do(t, "POST", "/proxy/api/v1/responses", `{"stream":true}`)
+	if p := leaked(body, ghToken[:15], ghToken[15:], `"logprob":-`); p != "" {
+		t.Fatalf("the agent got %q: %s", p, body)
+	}
+	var text, doneText string
+	var names []string
+	for _, ev := range readEvents(body) {
+		var e struct {
+			Type  string `json:"type"`
+			Delta string `json:"delta"`
+			Text  string `json:"text"`
+		}
+		if err := json.Unmarshal([]byte(ev.data), &e); err != nil || e.Type != ev.name {
+			t.Fatalf("event %+v: type %q, err %v", ev, e.Type, err)
+		}
+		names = append(names, ev.name)
+		text += e.Delta
+		doneText += e.Text
+	}
+	if !strings.HasPrefix(text, "Use [") || !strings.HasSuffix(text, " to log in\nbye") || text != doneText {
+		t.Errorf("deltas %q, done %q: want the same masked text", text, doneText)
+	}
+	if n := len(names); n < 3 || names[n-1] != "response.completed" || names[n-2] != "response.output_text.done" ||
+		names[n-3] != "response.output_text.delta" {
+		t.Errorf("event order %v", names)
+	}
+}
+
+// geminiChunk is a Gemini streamGenerateContent chunk.
+func geminiChunk(text, finish string) string {
+	fr := ""
+	if finish != "" {
+		fr = fmt.Sprintf(`,"finishReason":%q`, finish)
+	}
+	return fmt.Sprintf(`data: {"candidates":[{"content":{"parts":[{"text":%s}],"role":"model"},"index":0%s}],"modelVersion":"gemini-x"}`+"\n\n",
+		jsonText(text), fr)
+}
+
+// TestSSEGeminiDeltasMasked streams a Gemini answer with a card number cut
+// across chunks: it is masked, and the last chunk, which carries the
+// finish reason, takes the held text with it.
+func TestSSEGeminiDeltasMasked(t *testing.T) {
+	events := []string{geminiChunk("Charge card "+card[:7], ""), geminiChunk(card[7:14], ""), geminiChunk(card[14:]+" today", "STOP")}
+	s := newSetup(t, sseServer(events), maskOptions())
+	_, _, body := s.do(t, "POST", "/proxy/api/v1beta/models/m:streamGenerateContent?alt=sse", `{}`)
+	if p := leaked(body, card, card[:7], "1111 1111 1111"); p != "" {
+		t.Fatalf("the agent got %q: %s", p, body)
+	}
+	evs := readEvents(body)
+	if len(evs) != len(events) {
+		t.Errorf("%d events for %d chunks: %s", len(evs), len(events), body)
+	}
+	var text string
+	for i, ev := range evs {
+		var g struct {
+			Candidates []struct {
+				Content struct {
+					Parts []struct {
+						Text string `json:"text"`
+					} `json:"parts"`
+				} `json:"content"`
+				FinishReason string `json:"finishReason"`
+			} `json:"candidates"`
+		}
+		if err := json.Unmarshal([]byte(ev.data), &g); err != nil || len(g.Candidates) != 1 {
+			t.Fatalf("chunk %q: %v", ev.data, err)
+		}
+		if (g.Candidates[0].FinishReason != "") != (i == len(evs)-1) {
+			t.Errorf("chunk %d finish reason %q", i, g.Candidates[0].FinishReason)
+		}
+		for _, p := range g.Candidates[0].Content.Parts {
+			text += p.Text
+		}
+	}
+	if !strings.HasPrefix(text, "Charge card ") || !strings.HasSuffix(text, " today") {
+		t.Errorf("text %q", text)
+	}
+	if res := s.results(t, 1)[0].Result; res.Masked["payment_card"] != 1 || strings.Contains(res.HTTP.Body, card[7:14]) {
+		t.Errorf("record: masked %v", res.Masked)
+	}
+}
