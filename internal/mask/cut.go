@@ -5,6 +5,15 @@ import "bytes"
 // cutTries is how many blanks SafeCut tries, from the last one back.
 const cutTries = 16
 
+// CutMargin is how far before the end of the text seen so far a caller of
+// SafeCut keeps its limit. It is longer than anything with blanks in it
+// that a built-in detector must see whole: a card number or an IBAN written
+// in groups, and a key with the quotes, blanks and '=' between it and the
+// start of its value (at most maxAssignBlanks on either side of the '=').
+// Such a value that has not ended by the end of the text then lies wholly
+// after the cut. A custom detector's pattern may match more than this.
+const CutMargin = 256
+
 // SafeCut returns the length of the longest prefix of src, at most limit
 // bytes long, that ends just after a space or tab where cutting src changes
 // nothing: the prefix and the rest, masked apart, read as src masked
@@ -13,7 +22,7 @@ const cutTries = 16
 // of the last cutTries blanks outside a value will do, or when a detector
 // panics. A caller that masks a stream in pieces cuts a long line there.
 // A value that has not ended by the end of src cannot be found yet: the
-// caller keeps limit short of the end by more than such a value is long.
+// caller keeps limit CutMargin short of the end.
 // A nil Engine finds nothing, and cuts at the last blank.
 func (e *Engine) SafeCut(src []byte, limit int) (n int) {
 	limit = min(limit, len(src))

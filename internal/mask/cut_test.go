@@ -50,3 +50,40 @@ func TestSafeCut(t *testing.T) {
 		t.Errorf("SafeCut of a long line ending in a card = %d, want 1200 (before the card)", n)
 	}
 }
+
+// TestCutMarginCoversAKeyAndItsValue checks the bound CutMargin rests on:
+// with the most blanks and quotes a key may have around its '=' and its
+// value, a stream that has seen any part of that stretch, but not yet the
+// value, is cut before the key when its limit stays CutMargin short of the
+// end. One blank more and the value is not found at all.
+func TestCutMarginCoversAKeyAndItsValue(t *testing.T) {
+	e, err := New(Config{Sets: []string{"secrets"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blanks := strings.Repeat(" ", maxAssignBlanks)
+	head := strings.Repeat("lorem ", 200)
+	for _, key := range []string{
+		`\"password\"` + blanks + ":=" + blanks + `\"`,
+		"password   =" + blanks,
+		"'db_password'" + blanks + "=>" + blanks + "'",
+	} {
+		whole := head + key + "hunter2secret and more\n"
+		if got := string(e.Text(nil, []byte(whole), nil)); strings.Contains(got, "hunter2secret") {
+			t.Fatalf("%q: not found whole: %q", key, got[len(head):])
+		}
+		if len(key) >= CutMargin {
+			t.Fatalf("%q is %d bytes, CutMargin %d", key, len(key), CutMargin)
+		}
+		for m := 1; m <= len(key); m++ {
+			src := []byte(head + key[:m])
+			if n := e.SafeCut(src, len(src)-CutMargin); n > len(head) {
+				t.Fatalf("seen %q: cut at %d, inside the key's stretch (it starts at %d)", key[:m], n, len(head))
+			}
+		}
+	}
+	over := "password = " + blanks + " hunter2secret"
+	if got := string(e.Text(nil, []byte(over), nil)); !strings.Contains(got, "hunter2secret") {
+		t.Errorf("a value %d blanks after its '=' was found: %q", maxAssignBlanks+2, got)
+	}
+}

@@ -166,8 +166,8 @@ func assignedValue(src []byte, j int) (b, e int, ok bool) {
 	case at(src, k) == '\\' && at(src, k+1) == '"':
 		k += 2
 	}
-	for at(src, k) == ' ' || at(src, k) == '\t' {
-		k++
+	if k, ok = skipBlanks(src, k); !ok {
+		return 0, 0, false
 	}
 	switch at(src, k) {
 	case '=':
@@ -185,8 +185,8 @@ func assignedValue(src []byte, j int) (b, e int, ok bool) {
 	default:
 		return 0, 0, false
 	}
-	for at(src, k) == ' ' || at(src, k) == '\t' {
-		k++
+	if k, ok = skipBlanks(src, k); !ok {
+		return 0, 0, false
 	}
 	limit := min(len(src), k+4096)
 	var q []byte
@@ -226,6 +226,24 @@ func assignedValue(src []byte, j int) (b, e int, ok bool) {
 		e++
 	}
 	return b, e, e > b
+}
+
+// maxAssignBlanks is how many spaces and tabs may stand on either side of
+// the '=' or ':' between a key and its value. Bounding them bounds how far
+// a key lies from its value, which a stream cut in pieces relies on (see
+// CutMargin); aligned configuration files pad far less.
+const maxAssignBlanks = 64
+
+// skipBlanks returns the position after the spaces and tabs at src[k:],
+// and false when there are more than maxAssignBlanks of them.
+func skipBlanks(src []byte, k int) (int, bool) {
+	for n := 0; at(src, k) == ' ' || at(src, k) == '\t'; n++ {
+		if n == maxAssignBlanks {
+			return k, false
+		}
+		k++
+	}
+	return k, true
 }
 
 // placeholderValue reports whether an assigned value holds no secret.

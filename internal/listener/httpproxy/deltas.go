@@ -3,6 +3,8 @@ package httpproxy
 import (
 	"bytes"
 	"encoding/json"
+
+	"github.com/sluicehq/sluice/internal/mask"
 )
 
 // Model APIs stream text (a message, a tool call's arguments, reasoning)
@@ -14,8 +16,8 @@ import (
 // detectors always see whole lines, as in a text body: a delta is sent up
 // to its last newline; a PEM private key is held from its BEGIN line to its
 // END line; a line longer than deltaLine is sent up to a blank where a cut
-// changes what the detectors find in it in no way, cutTail bytes or more
-// before its end (mask.Engine.SafeCut), and a line with no such blank is
+// changes what the detectors find in it in no way, mask.CutMargin bytes or
+// more before its end (mask.Engine.SafeCut), and a line with no such blank is
 // held until it is maxLine long. A delta that ends its stream (one that
 // carries a finish reason) takes everything held for the stream with it.
 // What is held goes out, in delta events of its own, before any other
@@ -54,7 +56,7 @@ func (st *stream) deltaCut(unit []byte) int {
 	case len(unit) >= maxLine:
 		return st.longLineCut(unit)
 	}
-	return st.m.SafeCut(unit, len(unit)-cutTail)
+	return st.m.SafeCut(unit, len(unit)-mask.CutMargin)
 }
 
 // deltaUnits returns the events to send in place of ev, whose data is

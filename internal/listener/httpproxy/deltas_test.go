@@ -218,3 +218,29 @@ func TestSSEDeltasLongLineKeepsACardWhole(t *testing.T) {
 		t.Errorf("record: masked %v", res.Masked)
 	}
 }
+
+// TestSSEDeltasLongLineKeepsAKeyWithItsValue streams a line longer than
+// the delta cut that ends, for now, in a key, blanks and '=' with its value
+// still to come: the cut must not fall between the key and the value,
+// which would leave the value without the key that makes it a secret.
+func TestSSEDeltasLongLineKeepsAKeyWithItsValue(t *testing.T) {
+	// Three blanks before the '=' and 64 after it: as many as the
+	// detector takes.
+	head := strings.Repeat("lorem ", 190) + "password   =" + strings.Repeat(" ", 64)
+	s := newSetup(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, blockStart)
+		fmt.Fprint(w, deltaEv("text_delta", "text", head))
+		w.(http.Flusher).Flush()
+		fmt.Fprint(w, deltaEv("text_delta", "text", "hunter2secret and more\n"))
+		fmt.Fprint(w, blockStop)
+	}, maskOptions())
+	_, _, body := s.do(t, "GET", "/proxy/api/v1/messages", "")
+	got := parseStream(t, body)
+	if strings.Contains(got.text, "hunter2secret") || !strings.HasSuffix(got.text, " and more\n") || !strings.HasPrefix(got.text, "lorem ") {
+		t.Errorf("the agent got ...%q", got.text[max(0, len(got.text)-120):])
+	}
+	if res := s.results(t, 1)[0].Result; res.Masked["conn_string_password"] != 1 {
+		t.Errorf("record: masked %v", res.Masked)
+	}
+}

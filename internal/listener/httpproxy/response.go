@@ -349,20 +349,13 @@ func (st *stream) text(resp *http.Response) error {
 	}
 }
 
-// cutTail is how far before the end of a long piece of text its cut
-// falls at least: a value that a cut must not split (a card number with
-// blanks in it, a key and its value) and that has not ended by the end of
-// the piece is shorter than this, so it lies wholly after the cut and goes
-// with the next piece.
-const cutTail = 64
-
 // longLineCut returns how much of b, a piece of a line too long to hold
 // whole, to send now: up to a blank where a cut changes nothing the
-// detectors find (see mask.Engine.SafeCut) and that lies cutTail bytes or
-// more before the end; failing that, up to its last blank; failing that,
+// detectors find (see mask.Engine.SafeCut) and that lies mask.CutMargin
+// bytes or more before the end; failing that, up to its last blank; failing that,
 // all of it (a word as long as the piece is sent as it is).
 func (st *stream) longLineCut(b []byte) int {
-	if n := st.m.SafeCut(b, len(b)-cutTail); n > 0 {
+	if n := st.m.SafeCut(b, len(b)-mask.CutMargin); n > 0 {
 		return n
 	}
 	if i := bytes.LastIndexAny(b, " \t"); i >= 0 {
