@@ -346,3 +346,51 @@ func TestSSEGeminiDeltasMasked(t *testing.T) {
 		t.Errorf("record: masked %v", res.Masked)
 	}
 }
+
+// TestSSEHeldTextBeforeOtherEvents checks that held text goes out before
+// an event that has a name but no data, and that a stream that starts while
+// sixteen others hold text first releases the oldest, so that nothing is
+// lost or held without bound.
+func TestSSEHeldTextBeforeOtherEvents(t *testing.T) {
+	events := []string{deltaEv("text_delta", "text", "no newline yet"), "event: custom_end\n\n"}
+	for i := range 17 {
+		events = append(events, responsesEvent("response.output_text.delta",
+			fmt.Sprintf(`"item_id":"msg_%d","output_index":%d,"content_index":0,"delta":"item %d text"`, i, i, i)))
+	}
+	events = append(events, responsesEvent("response.completed", `"response":{"id":"resp_1"}`))
+	s := newSetup(t, sseServer(events), maskOptions())
+	_, _, body := s.do(t, "GET", "/proxy/api/stream", "")
+	evs := readEvents(body)
+	if len(evs) < 2 || evs[0].name != "content_block_delta" || !strings.Contains(evs[0].data, "no newline yet") || evs[1].name != "custom_end" {
+		t.Fatalf("the held text must come before the event without data: %+v", evs[:min(2, len(evs))])
+	}
+	texts := map[string]string{}
+	released0, sent16 := -1, -1
+	for i, ev := range evs[2:] {
+		var e struct {
+			ItemID string `json:"item_id"`
+			Delta  string `json:"delta"`
+		}
+		if err := json.Unmarshal([]byte(ev.data), &e); err != nil {
+			t.Fatalf("event %+v: %v", ev, err)
+		}
+		texts[e.ItemID] += e.Delta
+		if e.ItemID == "msg_0" && e.Delta != "" {
+			released0 = i
+		}
+		if e.ItemID == "msg_16" && sent16 < 0 {
+			sent16 = i
+		}
+	}
+	for i := range 17 {
+		if id := fmt.Sprintf("msg_%d", i); texts[id] != fmt.Sprintf("item %d text", i) {
+			t.Errorf("%s: %q", id, texts[id])
+		}
+	}
+	if released0 < 0 || released0 > sent16 {
+		t.Errorf("the oldest stream's text went out at %d, the seventeenth stream's first event at %d", released0, sent16)
+	}
+	if last := evs[len(evs)-1]; last.name != "response.completed" {
+		t.Errorf("last event %+v", last)
+	}
+}

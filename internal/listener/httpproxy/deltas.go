@@ -21,7 +21,8 @@ import (
 // held until it is maxLine long. A delta that ends its stream (one that
 // carries a finish reason) takes everything held for the stream with it.
 // What is held goes out, in delta events of its own, before any other
-// event (pings and comments aside) and at the end of the stream.
+// event (pings and comments aside), when a seventeenth stream starts while
+// sixteen hold text (the oldest's), and at the end of the stream.
 //
 // The formats understood are in deltafmt.go: the Claude API's, OpenAI's
 // Chat Completions and Responses APIs' (and the many APIs that copy them),
@@ -66,12 +67,20 @@ func (st *stream) deltaCut(unit []byte) int {
 func (st *stream) deltaUnits(ev, data []byte) [][]byte {
 	p, ok := parseDelta(data)
 	if !ok {
-		if len(data) == 0 || isPing(data) {
-			return [][]byte{ev}
+		if len(data) == 0 && eventLine(ev) == nil || isPing(data) {
+			return [][]byte{ev} // a comment, or an id or retry alone
 		}
 		return append(st.releaseHeld(), ev)
 	}
-	h := st.holding(p.stream)
+	var out [][]byte
+	h := st.find(p.stream)
+	if h == nil {
+		if len(st.held) == maxHeld {
+			out = st.release(st.held[0])
+		}
+		h = &heldText{stream: p.stream}
+		st.held = append(st.held, h)
+	}
 	h.text = append(h.text, p.text...)
 	h.name, h.alone = append(h.name[:0], eventLine(ev)...), p.alone
 	n := len(h.text)
@@ -79,32 +88,34 @@ func (st *stream) deltaUnits(ev, data []byte) [][]byte {
 		n = st.deltaCut(h.text)
 	}
 	if n == 0 && p.bare {
-		return nil
+		return out
 	}
-	out, err := p.with(string(h.text[:n]))
+	data, err := p.with(string(h.text[:n]))
 	if err != nil {
 		// The event could not be rewritten: send all of the stream's text
 		// in an event of its own, and this event's text stays where it is.
 		h.text = h.text[:len(h.text)-len(p.text)]
-		return append(st.release(h), ev)
+		return append(append(out, st.release(h)...), ev)
 	}
 	h.text = append(h.text[:0], h.text[n:]...)
 	if len(h.text) == 0 {
 		st.drop(h)
 	}
-	return [][]byte{withData(ev, out)}
+	return append(out, withData(ev, data))
 }
 
-// holding returns what is held for stream, starting it if need be.
-func (st *stream) holding(stream string) *heldText {
+// maxHeld is how many text streams may hold text at once; starting one
+// more first releases the oldest.
+const maxHeld = 16
+
+// find returns what is held for stream, or nil.
+func (st *stream) find(stream string) *heldText {
 	for _, h := range st.held {
 		if h.stream == stream {
 			return h
 		}
 	}
-	h := &heldText{stream: stream}
-	st.held = append(st.held, h)
-	return h
+	return nil
 }
 
 // drop forgets h, whose text has all been sent.
