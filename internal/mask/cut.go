@@ -29,8 +29,8 @@ func (e *Engine) SafeCut(src []byte, limit int) (n int) {
 	if limit <= 0 {
 		return 0
 	}
-	if e == nil || !e.detects() {
-		return bytes.LastIndexAny(src[:limit], " \t") + 1
+	if e == nil || !e.detects() || bytes.IndexAny(src[:limit], " \t") < 0 {
+		return bytes.LastIndexAny(src[:limit], " \t") + 1 // no detector pass for nothing to try
 	}
 	defer func() {
 		if recover() != nil {

@@ -5,15 +5,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"slices"
 )
 
 // delta is the streamed text that one server-sent event carries, in one
-// of the formats below, and how to send other text in its place.
+// of the formats below, and how to send other text in its place. The
+// formats are read key by key with the same exact-key maps that rewrite
+// them, so that the text held is the text replaced.
 type delta struct {
 	stream string // the text stream it continues: the API, the block, choice or item, the field
-	text   string
-	final  bool // the event ends its stream: it carries a finish reason
+	// group names the streams that run one after another (a Claude
+	// message's blocks, one choice's or candidate's fields, a Responses
+	// answer's items): a delta of one of them ends the others.
+	group string
+	text  string
+	final bool // the event carries a finish reason: it ends every stream of its group
+	// starts is set when the event begins its stream anew (a tool call's
+	// id or name): what the stream holds goes out first.
+	starts bool
 	bare   bool // the event carries nothing but the text, and need not be sent without it
 	// with returns the event's data with text in place of its own.
 	with func(text string) ([]byte, error)
@@ -23,8 +32,9 @@ type delta struct {
 }
 
 // parseDelta returns the text delta that data, an event's data, carries,
-// if it is one in a format sluice knows. An event that carries text in
-// more than one place is not a delta here: it is masked on its own.
+// if it is one in a format sluice knows. An event that carries different
+// texts in more than one place is not a delta here: it is masked on its
+// own.
 func parseDelta(data []byte) (*delta, bool) {
 	for _, parse := range []func([]byte) (*delta, bool){claudeDelta, responsesDelta, chatDelta, geminiDelta} {
 		if d, ok := parse(data); ok {
@@ -47,22 +57,18 @@ func claudeDelta(data []byte) (*delta, bool) {
 	if !bytes.Contains(data, []byte(`"content_block_delta"`)) {
 		return nil, false
 	}
-	var e struct {
-		Type  string                     `json:"type"`
-		Index *int                       `json:"index"`
-		Delta map[string]json.RawMessage `json:"delta"`
-	}
-	var typ, text string
-	if json.Unmarshal(data, &e) != nil || e.Type != "content_block_delta" || e.Index == nil ||
-		json.Unmarshal(e.Delta["type"], &typ) != nil {
+	doc := object(data)
+	index, ok := doc["index"]
+	if str(doc["type"]) != "content_block_delta" || !ok {
 		return nil, false
 	}
+	dl := object(doc["delta"])
+	typ := str(dl["type"])
 	field, ok := claudeFields[typ]
-	if !ok || json.Unmarshal(e.Delta[field], &text) != nil {
+	if !ok || !isString(dl[field]) {
 		return nil, false
 	}
-	index := *e.Index
-	return &delta{stream: "claude/" + strconv.Itoa(index) + "/" + typ, text: text, bare: true,
+	return &delta{stream: "claude/" + string(index) + "/" + typ, group: "claude", text: str(dl[field]), bare: true,
 		with: func(t string) ([]byte, error) { return setString(data, []any{"delta", field}, t) },
 		alone: func(t string) ([]byte, error) {
 			return json.Marshal(map[string]any{"type": "content_block_delta", "index": index,
@@ -85,114 +91,144 @@ var responsesTypes = map[string]bool{
 	"response.audio.transcript.delta":           true,
 }
 
-// responsesDelta parses an OpenAI Responses API delta event. Its logprobs,
-// which spell the text out token by token, are dropped.
+// responsesDelta parses an OpenAI Responses API delta event. An output
+// item's parts follow one another, each ended by its own done event, so
+// the stream is the item's: a server that numbers every delta as a part
+// of its own still has its text joined. The event's logprobs, which spell
+// the text out token by token, are dropped.
 func responsesDelta(data []byte) (*delta, bool) {
 	if !bytes.Contains(data, []byte(`.delta"`)) {
 		return nil, false
 	}
-	var e struct {
-		Type         string  `json:"type"`
-		Delta        *string `json:"delta"`
-		ItemID       string  `json:"item_id"`
-		OutputIndex  int     `json:"output_index"`
-		ContentIndex int     `json:"content_index"`
-		SummaryIndex int     `json:"summary_index"`
-	}
-	if json.Unmarshal(data, &e) != nil || !responsesTypes[e.Type] || e.Delta == nil {
+	doc := object(data)
+	typ := str(doc["type"])
+	if !responsesTypes[typ] || !isString(doc["delta"]) {
 		return nil, false
 	}
 	with := func(t string) ([]byte, error) {
-		doc, err := setString(data, []any{"delta"}, t)
+		out, err := setString(data, []any{"delta"}, t)
 		if err != nil {
 			return nil, err
 		}
-		return setRaw(doc, []any{"logprobs"}, nil)
+		return setRaw(out, []any{"logprobs"}, nil)
 	}
-	return &delta{stream: fmt.Sprintf("responses/%s/%s/%d/%d/%d", e.Type, e.ItemID, e.OutputIndex, e.ContentIndex, e.SummaryIndex),
-		text: *e.Delta, with: with, alone: with}, true
+	return &delta{stream: fmt.Sprintf("responses/%s/%s/%s", typ, str(doc["item_id"]), doc["output_index"]),
+		group: "responses", text: str(doc["delta"]), with: with, alone: with}, true
 }
 
 // chatFields are the fields of an OpenAI Chat Completions delta that carry
-// streamed text (reasoning_content and reasoning are what APIs that copy
-// the format use for reasoning).
-var chatFields = []string{"content", "refusal", "reasoning_content", "reasoning"}
+// streamed text, and the family of each: reasoning_content and reasoning
+// are what APIs that copy the format use for reasoning, and some send the
+// same text in both, or again in reasoning_details.
+var chatFields = []struct{ name, family string }{
+	{"content", "content"}, {"refusal", "refusal"}, {"reasoning_content", "reasoning"}, {"reasoning", "reasoning"},
+}
 
 // chatIdentity are the fields of a chunk that an event releasing held
 // text copies from the stream's last chunk.
 var chatIdentity = []string{"id", "object", "created", "model", "system_fingerprint", "service_tier"}
 
+// place is where a chunk carries text, and which text stream it belongs to.
+type place struct {
+	family string
+	path   []any
+	text   string
+}
+
+// chatPlaces returns the places where a Chat Completions delta object
+// carries text (paths start at choices[0].delta), and whether a tool call
+// starts in it.
+func chatPlaces(dl map[string]json.RawMessage) (places []place, starts bool) {
+	for _, f := range chatFields {
+		if t := str(dl[f.name]); t != "" {
+			places = append(places, place{f.family, []any{f.name}, t})
+		}
+	}
+	for i, raw := range array(dl["reasoning_details"]) {
+		if t := str(object(raw)["text"]); t != "" {
+			places = append(places, place{"reasoning", []any{"reasoning_details", i, "text"}, t})
+		}
+	}
+	for i, raw := range array(dl["tool_calls"]) {
+		call := object(raw)
+		fn := object(call["function"])
+		starts = starts || str(call["id"]) != "" || str(fn["name"]) != ""
+		if t := str(fn["arguments"]); t != "" {
+			index, ok := call["index"]
+			if !ok {
+				index = json.RawMessage(`"-"`)
+			}
+			places = append(places, place{"tool/" + string(index), []any{"tool_calls", i, "function", "arguments"}, t})
+		}
+	}
+	return places, starts
+}
+
 // chatDelta parses an OpenAI Chat Completions chunk that carries text for
-// one choice: in one of chatFields or in one tool call's arguments. Its
-// logprobs are dropped.
+// one choice in one family of fields. Its logprobs are dropped.
 func chatDelta(data []byte) (*delta, bool) {
 	if !bytes.Contains(data, []byte(`"choices"`)) || !bytes.Contains(data, []byte(`"delta"`)) {
 		return nil, false
 	}
-	var c struct {
-		Choices []struct {
-			Index        int                        `json:"index"`
-			Delta        map[string]json.RawMessage `json:"delta"`
-			FinishReason json.RawMessage            `json:"finish_reason"`
-		} `json:"choices"`
-	}
-	if json.Unmarshal(data, &c) != nil || len(c.Choices) != 1 {
+	doc := object(data)
+	choices := array(doc["choices"])
+	if len(choices) != 1 {
 		return nil, false
 	}
-	ch := c.Choices[0]
-	var d *delta
-	var path []any
-	var only func(t string) any // the delta object of an event that carries t alone
-	found := 0
-	for _, f := range chatFields {
-		var t string
-		if json.Unmarshal(ch.Delta[f], &t) != nil || t == "" {
-			continue
+	ch := object(choices[0])
+	dl := object(ch["delta"])
+	places, starts := chatPlaces(dl)
+	if len(places) == 0 || slices.ContainsFunc(places, func(p place) bool {
+		return p.family != places[0].family || p.text != places[0].text
+	}) {
+		return nil, false
+	}
+	index, ok := ch["index"]
+	if !ok {
+		index = json.RawMessage("0")
+	}
+	d := &delta{stream: "chat/" + string(index) + "/" + places[0].family, group: "chat/" + string(index),
+		text: places[0].text, final: str(ch["finish_reason"]) != "", starts: starts}
+	d.with = func(t string) ([]byte, error) {
+		out := data
+		for _, p := range places {
+			var err error
+			if out, err = setString(out, append([]any{"choices", 0, "delta"}, p.path...), t); err != nil {
+				return nil, err
+			}
 		}
-		found++
-		d = &delta{stream: fmt.Sprintf("chat/%d/%s", ch.Index, f), text: t}
-		path = []any{"choices", 0, "delta", f}
-		only = func(t string) any { return map[string]string{f: t} }
+		return setRaw(out, []any{"choices", 0, "logprobs"}, nil)
 	}
-	var calls []struct {
-		Index    int `json:"index"`
-		Function struct {
-			Arguments *string `json:"arguments"`
-		} `json:"function"`
-	}
-	if raw := ch.Delta["tool_calls"]; raw != nil && json.Unmarshal(raw, &calls) == nil {
-		for i, call := range calls {
-			if call.Function.Arguments == nil || *call.Function.Arguments == "" {
+	d.alone = func(t string) ([]byte, error) {
+		// The text's own fields, each carrying t; of a list, the one
+		// element, with what says what it is (its type, its index).
+		only := map[string]any{}
+		for _, p := range places {
+			key := p.path[0].(string)
+			if key != "reasoning_details" && key != "tool_calls" {
+				only[key] = t
 				continue
 			}
-			found++
-			d = &delta{stream: fmt.Sprintf("chat/%d/tool/%d", ch.Index, call.Index), text: *call.Function.Arguments}
-			path = []any{"choices", 0, "delta", "tool_calls", i, "function", "arguments"}
-			only = func(t string) any {
-				return map[string]any{"tool_calls": []any{map[string]any{"index": call.Index, "function": map[string]string{"arguments": t}}}}
+			if _, done := only[key]; done {
+				continue
 			}
+			el := object(array(dl[key])[p.path[1].(int)])
+			kept := map[string]any{}
+			for _, k := range []string{"type", "index", "format"} {
+				if x, ok := el[k]; ok {
+					kept[k] = x
+				}
+			}
+			if key == "tool_calls" {
+				kept["function"] = map[string]string{"arguments": t}
+			} else {
+				kept["text"] = t
+			}
+			only[key] = []any{kept}
 		}
-	}
-	if found != 1 {
-		return nil, false
-	}
-	d.final = len(ch.FinishReason) > 0 && string(ch.FinishReason) != "null"
-	d.with = func(t string) ([]byte, error) {
-		doc, err := setString(data, path, t)
-		if err != nil {
-			return nil, err
-		}
-		return setRaw(doc, []any{"choices", 0, "logprobs"}, nil)
-	}
-	index := ch.Index
-	d.alone = func(t string) ([]byte, error) {
-		var top map[string]json.RawMessage
-		if err := json.Unmarshal(data, &top); err != nil {
-			return nil, err
-		}
-		out := map[string]any{"choices": []any{map[string]any{"index": index, "delta": only(t), "finish_reason": nil}}}
+		out := map[string]any{"choices": []any{map[string]any{"index": index, "delta": only, "finish_reason": nil}}}
 		for _, k := range chatIdentity {
-			if v, ok := top[k]; ok {
+			if v, ok := doc[k]; ok {
 				out[k] = v
 			}
 		}
@@ -202,66 +238,130 @@ func chatDelta(data []byte) (*delta, bool) {
 }
 
 // geminiDelta parses a Gemini streamGenerateContent chunk whose one
-// candidate carries text in one part.
+// candidate carries text in one part. Its logprobsResult, which spells the
+// text out, is dropped.
 func geminiDelta(data []byte) (*delta, bool) {
 	if !bytes.Contains(data, []byte(`"candidates"`)) {
 		return nil, false
 	}
-	var g struct {
-		Candidates []struct {
-			Index   int `json:"index"`
-			Content struct {
-				Parts []struct {
-					Text    *string `json:"text"`
-					Thought bool    `json:"thought"`
-				} `json:"parts"`
-				Role string `json:"role"`
-			} `json:"content"`
-			FinishReason string `json:"finishReason"`
-		} `json:"candidates"`
-	}
-	if json.Unmarshal(data, &g) != nil || len(g.Candidates) != 1 {
+	doc := object(data)
+	cands := array(doc["candidates"])
+	if len(cands) != 1 {
 		return nil, false
 	}
-	c := g.Candidates[0]
+	c := object(cands[0])
+	content := object(c["content"])
 	part, found := 0, 0
-	for i, p := range c.Content.Parts {
-		if p.Text != nil && *p.Text != "" {
+	parts := array(content["parts"])
+	for i, p := range parts {
+		if str(object(p)["text"]) != "" {
 			part, found = i, found+1
 		}
 	}
 	if found != 1 {
 		return nil, false
 	}
-	thought := c.Content.Parts[part].Thought
-	field := "text"
+	p := object(parts[part])
+	thought := string(p["thought"]) == "true"
+	family := "text"
 	if thought {
-		field = "thought"
+		family = "thought"
 	}
-	return &delta{stream: fmt.Sprintf("gemini/%d/%s", c.Index, field), text: *c.Content.Parts[part].Text,
-		final: c.FinishReason != "",
+	index, ok := c["index"]
+	if !ok {
+		index = json.RawMessage("0")
+	}
+	return &delta{stream: "gemini/" + string(index) + "/" + family, group: "gemini/" + string(index), text: str(p["text"]),
+		final: str(c["finishReason"]) != "",
 		with: func(t string) ([]byte, error) {
-			return setString(data, []any{"candidates", 0, "content", "parts", part, "text"}, t)
-		},
-		alone: func(t string) ([]byte, error) {
-			var top map[string]json.RawMessage
-			if err := json.Unmarshal(data, &top); err != nil {
+			out, err := setString(data, []any{"candidates", 0, "content", "parts", part, "text"}, t)
+			if err != nil {
 				return nil, err
 			}
-			p := map[string]any{"text": t}
+			return setRaw(out, []any{"candidates", 0, "logprobsResult"}, nil)
+		},
+		alone: func(t string) ([]byte, error) {
+			np := map[string]any{"text": t}
 			if thought {
-				p["thought"] = true
+				np["thought"] = true
 			}
-			out := map[string]any{"candidates": []any{map[string]any{"index": c.Index,
-				"content": map[string]any{"role": c.Content.Role, "parts": []any{p}}}}}
+			out := map[string]any{"candidates": []any{map[string]any{"index": index,
+				"content": map[string]any{"role": content["role"], "parts": []any{np}}}}}
 			for _, k := range []string{"modelVersion", "responseId"} {
-				if v, ok := top[k]; ok {
+				if v, ok := doc[k]; ok {
 					out[k] = v
 				}
 			}
 			return json.Marshal(out)
 		},
 	}, true
+}
+
+// quietTypes are Responses API events that may come in the middle of a
+// text and carry none of it.
+var quietTypes = map[string]bool{"response.output_text.annotation.added": true}
+
+// quiet reports whether an event that is not a text delta carries nothing
+// that ends or interrupts a text, so that what is held may wait past it: a
+// comment, a ping, a Chat Completions chunk with no text, finish reason,
+// tool call or usage (a keep-alive, a content filter's annotation), a
+// Responses annotation.
+func quiet(ev, data []byte) bool {
+	if len(data) == 0 {
+		return eventLine(ev) == nil // a comment, or an id or retry alone
+	}
+	doc := object(data)
+	switch t := str(doc["type"]); {
+	case t == "ping", quietTypes[t]:
+		return true
+	case t != "":
+		return false
+	}
+	choices, ok := doc["choices"]
+	if !ok || !isArray(choices) || len(doc["usage"]) > 0 && string(doc["usage"]) != "null" {
+		return false
+	}
+	for _, raw := range array(choices) {
+		ch := object(raw)
+		places, starts := chatPlaces(object(ch["delta"]))
+		if len(places) > 0 || starts || str(ch["finish_reason"]) != "" || len(array(object(ch["delta"])["tool_calls"])) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// object returns raw as an object, or nil.
+func object(raw []byte) map[string]json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	return m
+}
+
+// array returns raw as an array, or nil.
+func array(raw []byte) []json.RawMessage {
+	var a []json.RawMessage
+	if json.Unmarshal(raw, &a) != nil {
+		return nil
+	}
+	return a
+}
+
+// isArray reports whether raw is an array.
+func isArray(raw []byte) bool { return len(raw) > 0 && raw[0] == '[' }
+
+// isString reports whether raw is a string.
+func isString(raw []byte) bool { return len(raw) > 0 && raw[0] == '"' }
+
+// str returns raw as a string, or "" when it is not one.
+func str(raw []byte) string {
+	var s string
+	if !isString(raw) || json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
 }
 
 // setString returns doc with the value at path (object keys and array
@@ -282,10 +382,7 @@ func setRaw(doc []byte, path []any, v json.RawMessage) ([]byte, error) {
 	}
 	switch k := path[0].(type) {
 	case string:
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(doc, &m); err != nil {
-			return nil, err
-		}
+		m := object(doc)
 		if m == nil {
 			return nil, errors.New("not an object")
 		}
@@ -307,10 +404,7 @@ func setRaw(doc []byte, path []any, v json.RawMessage) ([]byte, error) {
 		m[k] = out
 		return json.Marshal(m)
 	case int:
-		var a []json.RawMessage
-		if err := json.Unmarshal(doc, &a); err != nil {
-			return nil, err
-		}
+		a := array(doc)
 		if k < 0 || k >= len(a) {
 			return nil, fmt.Errorf("no element %d", k)
 		}

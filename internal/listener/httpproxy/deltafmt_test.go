@@ -188,8 +188,12 @@ func TestSSEChatDeltasMaskedAcrossChunks(t *testing.T) {
 	if !strings.HasSuffix(order, "text finish usage done") {
 		t.Errorf("event order %q: the held text must come before the finish", order)
 	}
-	if got.chunkSeen < len(events)-2 {
-		t.Errorf("%d chunks reached the agent of %d sent: a chunk that carries more than text must not be dropped", got.chunkSeen, len(events)-2)
+	// Every chunk is sent on (a Chat chunk is never dropped), plus two
+	// that release held ends: the text's last words before the tool call,
+	// the arguments' end before the finish. ([DONE] and the comment are
+	// not chunks.)
+	if got.chunkSeen != len(events)-2+2 {
+		t.Errorf("%d chunks reached the agent, %d sent and two released", got.chunkSeen, len(events)-2)
 	}
 	res := s.results(t, 1)[0].Result
 	if p := leaked(res.HTTP.Body, ghToken[9:], ghToken[12:30], ghToken[30:], email[6:]); p != "" || res.Masked["github_token"] != 2 || res.Masked["email"] != 1 {
@@ -239,7 +243,7 @@ func TestSSEChatCleanTextWhole(t *testing.T) {
 	// Every chunk is sent on (none carries text alone), plus one that
 	// releases the last words before the finish.
 	if got.chunkSeen != len(events) {
-		t.Errorf("%d chunks for %d sent", got.chunkSeen, len(events)-1)
+		t.Errorf("%d chunks, %d sent and one released", got.chunkSeen, len(events)-1)
 	}
 }
 
@@ -353,44 +357,198 @@ func TestSSEGeminiDeltasMasked(t *testing.T) {
 // lost or held without bound.
 func TestSSEHeldTextBeforeOtherEvents(t *testing.T) {
 	events := []string{deltaEv("text_delta", "text", "no newline yet"), "event: custom_end\n\n"}
-	for i := range 17 {
-		events = append(events, responsesEvent("response.output_text.delta",
-			fmt.Sprintf(`"item_id":"msg_%d","output_index":%d,"content_index":0,"delta":"item %d text"`, i, i, i)))
+	for i := range 17 { // seventeen choices: seventeen groups of streams
+		events = append(events, chatChunk(i, `{"content":`+jsonText(fmt.Sprintf("choice %d text", i))+`}`, "", ""))
 	}
-	events = append(events, responsesEvent("response.completed", `"response":{"id":"resp_1"}`))
+	events = append(events, "data: [DONE]\n\n")
 	s := newSetup(t, sseServer(events), maskOptions())
 	_, _, body := s.do(t, "GET", "/proxy/api/stream", "")
 	evs := readEvents(body)
 	if len(evs) < 2 || evs[0].name != "content_block_delta" || !strings.Contains(evs[0].data, "no newline yet") || evs[1].name != "custom_end" {
 		t.Fatalf("the held text must come before the event without data: %+v", evs[:min(2, len(evs))])
 	}
-	texts := map[string]string{}
-	released0, sent16 := -1, -1
-	for i, ev := range evs[2:] {
-		var e struct {
-			ItemID string `json:"item_id"`
-			Delta  string `json:"delta"`
-		}
-		if err := json.Unmarshal([]byte(ev.data), &e); err != nil {
-			t.Fatalf("event %+v: %v", ev, err)
-		}
-		texts[e.ItemID] += e.Delta
-		if e.ItemID == "msg_0" && e.Delta != "" {
-			released0 = i
-		}
-		if e.ItemID == "msg_16" && sent16 < 0 {
-			sent16 = i
-		}
-	}
+	got := readChat(t, strings.Join(strings.SplitAfterN(body, "\n\n", 3)[2:], ""))
 	for i := range 17 {
-		if id := fmt.Sprintf("msg_%d", i); texts[id] != fmt.Sprintf("item %d text", i) {
-			t.Errorf("%s: %q", id, texts[id])
+		if want := fmt.Sprintf("choice %d text", i); got.content[i] != want {
+			t.Errorf("choice %d: %q", i, got.content[i])
 		}
 	}
-	if released0 < 0 || released0 > sent16 {
-		t.Errorf("the oldest stream's text went out at %d, the seventeenth stream's first event at %d", released0, sent16)
+	// Choice 0's text is released when choice 16 starts: before choice
+	// 16's chunk, not at the end.
+	i0 := strings.Index(body, `"content":"choice 0 text"`)
+	i16 := strings.Index(body, `"index":16`)
+	if i0 < 0 || i16 < 0 || i0 > i16 {
+		t.Errorf("choice 0's text at %d, choice 16's first chunk at %d", i0, i16)
 	}
-	if last := evs[len(evs)-1]; last.name != "response.completed" {
-		t.Errorf("last event %+v", last)
+}
+
+// TestSSEChatQuirksOfCompatibleServers streams what servers that copy the
+// Chat Completions format send, each with a token cut across chunks, and
+// checks that the token is masked in everything the agent gets.
+func TestSSEChatQuirksOfCompatibleServers(t *testing.T) {
+	a, b := ghToken[:16], ghToken[16:]
+	cases := []struct {
+		name   string
+		events []string
+		check  func(t *testing.T, body string)
+	}{
+		{"empty finish_reason on every chunk", []string{
+			strings.Replace(chatChunk(0, `{"content":`+jsonText("key "+a)+`}`, "", ""), `"finish_reason":null`, `"finish_reason":""`, 1),
+			strings.Replace(chatChunk(0, `{"content":`+jsonText(b+" ok\n")+`}`, "", ""), `"finish_reason":null`, `"finish_reason":""`, 1),
+			chatChunk(0, `{}`, "stop", ""), "data: [DONE]\n\n"}, nil},
+		{"reasoning repeated in reasoning_details", []string{
+			chatChunk(0, `{"reasoning":`+jsonText("key "+a)+`,"reasoning_details":[{"type":"reasoning.text","text":`+jsonText("key "+a)+`,"format":"unknown","index":0}]}`, "", ""),
+			chatChunk(0, `{"reasoning":`+jsonText(b+" ok\n")+`,"reasoning_details":[{"type":"reasoning.text","text":`+jsonText(b+" ok\n")+`,"format":"unknown","index":0}]}`, "", ""),
+			chatChunk(0, `{}`, "stop", ""), "data: [DONE]\n\n"},
+			func(t *testing.T, body string) {
+				var reasoning, details string
+				for _, ev := range readEvents(body) {
+					var c struct {
+						Choices []struct {
+							Delta struct {
+								Reasoning        string `json:"reasoning"`
+								ReasoningDetails []struct {
+									Text string `json:"text"`
+								} `json:"reasoning_details"`
+							} `json:"delta"`
+						} `json:"choices"`
+					}
+					if json.Unmarshal([]byte(ev.data), &c) == nil && len(c.Choices) == 1 {
+						reasoning += c.Choices[0].Delta.Reasoning
+						for _, d := range c.Choices[0].Delta.ReasoningDetails {
+							details += d.Text
+						}
+					}
+				}
+				if reasoning != details || !strings.HasPrefix(reasoning, "key [") || !strings.HasSuffix(reasoning, " ok\n") {
+					t.Errorf("reasoning %q, reasoning_details %q: want the same masked text", reasoning, details)
+				}
+			}},
+		{"a content filter's annotation mid-line", []string{
+			chatChunk(0, `{"content":`+jsonText("key "+a)+`}`, "", ""),
+			`data: {"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[{"index":0,"content_filter_offsets":{"check_offset":3,"start_offset":0,"end_offset":9},"content_filter_results":{"hate":{"filtered":false}}}]}` + "\n\n",
+			chatChunk(0, `{"content":""}`, "", ""),
+			chatChunk(0, `{"content":`+jsonText(b+" ok\n")+`}`, "", ""),
+			chatChunk(0, `{}`, "stop", ""), "data: [DONE]\n\n"}, nil},
+		{"tool calls without an index", []string{
+			chatChunk(0, `{"tool_calls":[{"id":"call_A","type":"function","function":{"name":"run","arguments":`+jsonText(`{"cmd": "use `+a)+`}}]}`, "", ""),
+			chatChunk(0, `{"tool_calls":[{"function":{"arguments":`+jsonText(b+`"}`)+`}}]}`, "", ""),
+			chatChunk(0, `{"tool_calls":[{"id":"call_B","type":"function","function":{"name":"run","arguments":"{\"cmd\": \"ls\"}"}}]}`, "", ""),
+			chatChunk(0, `{}`, "tool_calls", ""), "data: [DONE]\n\n"},
+			func(t *testing.T, body string) {
+				// A client that keys calls on their ids: call A's arguments
+				// must all come before call B starts.
+				args := map[string]string{}
+				cur := ""
+				for _, ev := range readEvents(body) {
+					var c struct {
+						Choices []struct {
+							Delta struct {
+								ToolCalls []struct {
+									ID       string `json:"id"`
+									Function struct {
+										Arguments string `json:"arguments"`
+									} `json:"function"`
+								} `json:"tool_calls"`
+							} `json:"delta"`
+						} `json:"choices"`
+					}
+					if json.Unmarshal([]byte(ev.data), &c) != nil || len(c.Choices) != 1 {
+						continue
+					}
+					for _, tc := range c.Choices[0].Delta.ToolCalls {
+						if tc.ID != "" {
+							cur = tc.ID
+						}
+						args[cur] += tc.Function.Arguments
+					}
+				}
+				if !strings.HasPrefix(args["call_A"], `{"cmd": "use [`) || !strings.HasSuffix(args["call_A"], `]"}`) || args["call_B"] != `{"cmd": "ls"}` {
+					t.Errorf("arguments by call: %q", args)
+				}
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSetup(t, sseServer(c.events), maskOptions())
+			_, _, body := s.do(t, "POST", "/proxy/api/v1/chat/completions", `{"stream":true}`)
+			if p := leaked(body, a, b); p != "" {
+				t.Fatalf("the agent got %q: %s", p, body)
+			}
+			if c.check != nil {
+				c.check(t, body)
+			}
+		})
+	}
+}
+
+// TestSSEResponsesPartIndexPerDelta streams Responses deltas of one item
+// whose part index changes with every delta, as some servers send them:
+// the item's text is still joined, in order, and the token masked.
+func TestSSEResponsesPartIndexPerDelta(t *testing.T) {
+	parts := []string{"the key ", ghToken[:10], ghToken[10:25], ghToken[25:], " ok\n"}
+	var events []string
+	for i, p := range parts {
+		events = append(events, responsesEvent("response.output_text.delta",
+			fmt.Sprintf(`"item_id":"msg_1","output_index":0,"content_index":%d,"delta":%s`, i, jsonText(p))))
+	}
+	events = append(events, responsesEvent("response.completed", `"response":{"id":"resp_1"}`))
+	s := newSetup(t, sseServer(events), maskOptions())
+	_, _, body := s.do(t, "POST", "/proxy/api/v1/responses", `{"stream":true}`)
+	if p := leaked(body, ghToken[:10], ghToken[10:25], ghToken[25:]); p != "" {
+		t.Fatalf("the agent got %q: %s", p, body)
+	}
+	var text string
+	for _, ev := range readEvents(body) {
+		var e struct {
+			Delta string `json:"delta"`
+		}
+		json.Unmarshal([]byte(ev.data), &e)
+		text += e.Delta
+	}
+	if !strings.HasPrefix(text, "the key [") || !strings.HasSuffix(text, " ok\n") {
+		t.Errorf("text %q", text)
+	}
+}
+
+// TestSSEGroupOrder checks that the held end of one stream goes out before
+// the next stream of its group starts: a choice's reasoning before its
+// answer, a Gemini thought before the text, and all of it before the
+// finish.
+func TestSSEGroupOrder(t *testing.T) {
+	t.Run("chat", func(t *testing.T) {
+		events := []string{chatChunk(0, `{"reasoning_content":"thinking about it"}`, "", ""),
+			chatChunk(0, `{"content":"the answer\n"}`, "", ""), chatChunk(0, `{}`, "stop", ""), "data: [DONE]\n\n"}
+		s := newSetup(t, sseServer(events), maskOptions())
+		_, _, body := s.do(t, "POST", "/proxy/api/v1/chat/completions", `{"stream":true}`)
+		r, a, f := strings.Index(body, "thinking about it"), strings.Index(body, "the answer"), strings.Index(body, `"finish_reason":"stop"`)
+		if r < 0 || a < 0 || f < 0 || r > a || a > f {
+			t.Errorf("reasoning at %d, answer at %d, finish at %d: %s", r, a, f, body)
+		}
+	})
+	t.Run("gemini", func(t *testing.T) {
+		thought := `data: {"candidates":[{"content":{"parts":[{"text":"thinking about it","thought":true}],"role":"model"},"index":0}]}` + "\n\n"
+		events := []string{thought, geminiChunk("the answer", ""), geminiChunk(" is 42", "STOP")}
+		s := newSetup(t, sseServer(events), maskOptions())
+		_, _, body := s.do(t, "POST", "/proxy/api/v1beta/models/m:streamGenerateContent?alt=sse", `{}`)
+		r, a, f := strings.Index(body, "thinking about it"), strings.Index(body, "the answer"), strings.Index(body, `"finishReason":"STOP"`)
+		if r < 0 || a < 0 || f < 0 || r > a || a > f || !strings.Contains(body, "the answer is 42") {
+			t.Errorf("thought at %d, answer at %d, finish at %d: %s", r, a, f, body)
+		}
+	})
+}
+
+// TestSSEGeminiLogprobsDropped checks that a Gemini chunk's
+// logprobsResult, which spells the text out token by token, does not
+// reach the agent while the text is masked.
+func TestSSEGeminiLogprobsDropped(t *testing.T) {
+	chunk := func(text string) string {
+		return fmt.Sprintf(`data: {"candidates":[{"content":{"parts":[{"text":%s}],"role":"model"},"index":0,"logprobsResult":{"chosenCandidates":[{"token":%s,"logProbability":-0.1}]}}]}`+"\n\n",
+			jsonText(text), jsonText(text))
+	}
+	s := newSetup(t, sseServer([]string{chunk("key " + ghToken[:16]), chunk(ghToken[16:] + " ok\n")}), maskOptions())
+	_, _, body := s.do(t, "POST", "/proxy/api/v1beta/models/m:streamGenerateContent?alt=sse", `{}`)
+	if p := leaked(body, ghToken[:16], ghToken[16:], "logProbability"); p != "" {
+		t.Fatalf("the agent got %q: %s", p, body)
 	}
 }

@@ -2,7 +2,7 @@ package httpproxy
 
 import (
 	"bytes"
-	"encoding/json"
+	"slices"
 
 	"github.com/sluicehq/sluice/internal/mask"
 )
@@ -18,33 +18,45 @@ import (
 // END line; a line longer than deltaLine is sent up to a blank where a cut
 // changes what the detectors find in it in no way, mask.CutMargin bytes or
 // more before its end (mask.Engine.SafeCut), and a line with no such blank is
-// held until it is maxLine long. A delta that ends its stream (one that
-// carries a finish reason) takes everything held for the stream with it.
-// What is held goes out, in delta events of its own, before any other
-// event (pings and comments aside), when a seventeenth stream starts while
-// sixteen hold text (the oldest's), and at the end of the stream.
+// held until it is maxLine long. Streams that run one after another (a
+// message's blocks, a choice's reasoning, text and tool calls) form a
+// group: a delta of one first sends what the others hold, and a delta that
+// carries a finish reason sends all of its group's text. What is held also
+// goes out, in delta events of its own, before any event that is not a
+// delta and not quiet (a comment, a ping, a keep-alive or annotation chunk
+// without text), when a seventeenth stream starts while sixteen hold text
+// (the oldest's), and at the end of the stream.
 //
 // The formats understood are in deltafmt.go: the Claude API's, OpenAI's
-// Chat Completions and Responses APIs' (and the many APIs that copy them),
-// and Gemini's. Events of any other API are masked one at a time.
+// Chat Completions and Responses APIs' (and the APIs that copy them), and
+// Gemini's. Events of any other API are masked one at a time.
 
 // deltaLine is the length past which an unfinished line is sent up to its
 // last blank, so that long paragraphs still stream.
 const deltaLine = 1 << 10
 
+// maxHeld is how many text streams may hold text at once; starting one
+// more first releases the oldest.
+const maxHeld = 16
+
 // heldText is the unsent end of one text stream.
 type heldText struct {
-	stream string
-	text   []byte
-	name   []byte // the "event:" line of the stream's events, if they have one
+	stream, group string
+	text          []byte
+	name          []byte // the "event:" line of the stream's events, if they have one
 	// alone returns the data of an event that carries text for the
 	// stream and nothing else, modelled on the stream's last delta.
 	alone func(text string) ([]byte, error)
+	// tried is the length at which text last had no safe cut; the next
+	// try waits for mask.CutMargin more bytes, so that a long line
+	// arriving a byte at a time is not scanned whole for every byte.
+	tried int
 }
 
-// deltaCut returns how much of unit, a stream's unsent text, can be sent
-// now (see the comment at the top of this file).
-func (st *stream) deltaCut(unit []byte) int {
+// deltaCut returns how much of h's text can be sent now (see the comment
+// at the top of this file).
+func (st *stream) deltaCut(h *heldText) int {
+	unit := h.text
 	if st.m.OpenSecret(unit) && len(unit) < maxLine {
 		return 0
 	}
@@ -52,86 +64,90 @@ func (st *stream) deltaCut(unit []byte) int {
 		return i + 1
 	}
 	switch {
-	case len(unit) < deltaLine:
+	case len(unit) < deltaLine || len(unit) < h.tried+mask.CutMargin:
 		return 0
 	case len(unit) >= maxLine:
 		return st.longLineCut(unit)
 	}
-	return st.m.SafeCut(unit, len(unit)-mask.CutMargin)
+	n := st.m.SafeCut(unit, len(unit)-mask.CutMargin)
+	if n == 0 {
+		h.tried = len(unit)
+	}
+	return n
 }
 
 // deltaUnits returns the events to send in place of ev, whose data is
-// data: a text delta is cut after its stream's last whole line and the rest
-// held; any other event but a ping or a comment first releases what is
+// data: a text delta is cut after its stream's last whole line and the
+// rest held; it first releases what the other streams of its group hold.
+// Any other event but a quiet one (see quiet) first releases everything
 // held.
 func (st *stream) deltaUnits(ev, data []byte) [][]byte {
 	p, ok := parseDelta(data)
 	if !ok {
-		if len(data) == 0 && eventLine(ev) == nil || isPing(data) {
-			return [][]byte{ev} // a comment, or an id or retry alone
+		if quiet(ev, data) {
+			return [][]byte{ev}
 		}
 		return append(st.releaseHeld(), ev)
 	}
 	var out [][]byte
+	for _, h := range slices.Clone(st.held) {
+		if h.group == p.group && (h.stream != p.stream || p.starts) {
+			out = append(out, st.release(h)...)
+		}
+	}
 	h := st.find(p.stream)
 	if h == nil {
 		if len(st.held) == maxHeld {
-			out = st.release(st.held[0])
+			out = append(out, st.release(st.held[0])...)
 		}
-		h = &heldText{stream: p.stream}
+		h = &heldText{stream: p.stream, group: p.group}
 		st.held = append(st.held, h)
 	}
 	h.text = append(h.text, p.text...)
-	h.name, h.alone = append(h.name[:0], eventLine(ev)...), p.alone
 	n := len(h.text)
 	if !p.final {
-		n = st.deltaCut(h.text)
+		n = st.deltaCut(h)
 	}
 	if n == 0 && p.bare {
+		h.name, h.alone = append(h.name[:0], eventLine(ev)...), p.alone
+		st.dropEmpty(h)
 		return out
 	}
-	data, err := p.with(string(h.text[:n]))
+	rewritten, err := p.with(string(h.text[:n]))
 	if err != nil {
-		// The event could not be rewritten: send all of the stream's text
-		// in an event of its own, and this event's text stays where it is.
+		// The event could not be rewritten: send what the stream held
+		// before in an event of its own, and this event as it is.
 		h.text = h.text[:len(h.text)-len(p.text)]
 		return append(append(out, st.release(h)...), ev)
 	}
+	h.name, h.alone = append(h.name[:0], eventLine(ev)...), p.alone
 	h.text = append(h.text[:0], h.text[n:]...)
-	if len(h.text) == 0 {
-		st.drop(h)
+	if n > 0 {
+		h.tried = 0
 	}
-	return append(out, withData(ev, data))
+	st.dropEmpty(h)
+	return append(out, withData(ev, rewritten))
 }
-
-// maxHeld is how many text streams may hold text at once; starting one
-// more first releases the oldest.
-const maxHeld = 16
 
 // find returns what is held for stream, or nil.
 func (st *stream) find(stream string) *heldText {
-	for _, h := range st.held {
-		if h.stream == stream {
-			return h
-		}
+	if i := slices.IndexFunc(st.held, func(h *heldText) bool { return h.stream == stream }); i >= 0 {
+		return st.held[i]
 	}
 	return nil
 }
 
-// drop forgets h, whose text has all been sent.
-func (st *stream) drop(h *heldText) {
-	for i, x := range st.held {
-		if x == h {
-			st.held = append(st.held[:i], st.held[i+1:]...)
-			return
-		}
+// dropEmpty forgets h if it holds nothing.
+func (st *stream) dropEmpty(h *heldText) {
+	if len(h.text) == 0 {
+		st.held = slices.DeleteFunc(st.held, func(x *heldText) bool { return x == h })
 	}
 }
 
 // release returns the event that sends what h holds, if it holds anything,
 // and forgets h.
 func (st *stream) release(h *heldText) [][]byte {
-	st.drop(h)
+	st.held = slices.DeleteFunc(st.held, func(x *heldText) bool { return x == h })
 	if len(h.text) == 0 {
 		return nil
 	}
@@ -184,16 +200,4 @@ func withData(ev, data []byte) []byte {
 		out = append(out, '\n')
 	}
 	return append(out, '\n')
-}
-
-// isPing reports whether data is a ping event's, which carries nothing and
-// so does not release what is held.
-func isPing(data []byte) bool {
-	if !bytes.Contains(data, []byte(`"ping"`)) {
-		return false
-	}
-	var p struct {
-		Type string `json:"type"`
-	}
-	return json.Unmarshal(data, &p) == nil && p.Type == "ping"
 }
