@@ -52,38 +52,59 @@ func TestSafeCut(t *testing.T) {
 }
 
 // TestCutMarginCoversAKeyAndItsValue checks the bound CutMargin rests on:
-// with the most blanks and quotes a key may have around its '=' and its
-// value, a stream that has seen any part of that stretch, but not yet the
-// value, is cut before the key when its limit stays CutMargin short of the
-// end. One blank more and the value is not found at all.
+// the longest stretch from a key to the start of its value, with the most
+// blanks and quotes the key-value detector takes, is found whole and is
+// shorter than CutMargin; one blank more on either side of the '=' and the
+// value is not found at all.
 func TestCutMarginCoversAKeyAndItsValue(t *testing.T) {
 	e, err := New(Config{Sets: []string{"secrets"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	found := func(s string) bool {
+		return !strings.Contains(string(e.Text(nil, []byte(s), nil)), "hunter2secret")
+	}
 	blanks := strings.Repeat(" ", maxAssignBlanks)
-	head := strings.Repeat("lorem ", 200)
-	for _, key := range []string{
-		`\"password\"` + blanks + ":=" + blanks + `\"`,
-		"password   =" + blanks,
-		"'db_password'" + blanks + "=>" + blanks + "'",
+	for _, c := range []struct{ before, op, quote string }{
+		{`\"password\"`, ":=", `\"`},
+		{"'db_password'", "=>", "'"},
+		{"password   ", "=", ""}, // an unquoted key takes three blanks before its '='
 	} {
-		whole := head + key + "hunter2secret and more\n"
-		if got := string(e.Text(nil, []byte(whole), nil)); strings.Contains(got, "hunter2secret") {
-			t.Fatalf("%q: not found whole: %q", key, got[len(head):])
+		before := c.before
+		if c.before[0] == '\\' || c.before[0] == '\'' {
+			before += blanks
+		}
+		key := before + c.op + blanks + c.quote
+		if !found("x " + key + "hunter2secret" + c.quote + " more") {
+			t.Errorf("%q: not found with %d blanks", key, maxAssignBlanks)
 		}
 		if len(key) >= CutMargin {
-			t.Fatalf("%q is %d bytes, CutMargin %d", key, len(key), CutMargin)
+			t.Errorf("%q is %d bytes, CutMargin %d: a cut could fall between the key and its value", key, len(key), CutMargin)
 		}
-		for m := 1; m <= len(key); m++ {
-			src := []byte(head + key[:m])
-			if n := e.SafeCut(src, len(src)-CutMargin); n > len(head) {
-				t.Fatalf("seen %q: cut at %d, inside the key's stretch (it starts at %d)", key[:m], n, len(head))
-			}
+		if found("x " + before + c.op + blanks + " " + c.quote + "hunter2secret" + c.quote) {
+			t.Errorf("%q: found with %d blanks after the operator", key, maxAssignBlanks+1)
+		}
+		if c.before[0] != 'p' && found("x "+before+" "+c.op+blanks+c.quote+"hunter2secret"+c.quote) {
+			t.Errorf("%q: found with %d blanks before the operator", key, maxAssignBlanks+1)
 		}
 	}
-	over := "password = " + blanks + " hunter2secret"
-	if got := string(e.Text(nil, []byte(over), nil)); !strings.Contains(got, "hunter2secret") {
-		t.Errorf("a value %d blanks after its '=' was found: %q", maxAssignBlanks+2, got)
+}
+
+// TestSafeCutWithoutBlanksSkipsTheScan checks that a text with no blank
+// before the limit, where no cut is possible, is not scanned: a stream
+// that retries its cut as a long word grows would otherwise scan it whole
+// for every byte.
+func TestSafeCutWithoutBlanksSkipsTheScan(t *testing.T) {
+	e, err := New(Config{Sets: []string{"pii", "secrets"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := []byte(strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo", 2000) + " tail")
+	limit := len(src) - CutMargin
+	if n := e.SafeCut(src, limit); n != 0 {
+		t.Fatalf("cut at %d in a text without blanks before %d", n, limit)
+	}
+	if allocs := testing.AllocsPerRun(20, func() { e.SafeCut(src, limit) }); allocs != 0 {
+		t.Errorf("SafeCut allocated %.0f times: it scanned a text where no cut is possible", allocs)
 	}
 }

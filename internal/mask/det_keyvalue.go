@@ -5,8 +5,9 @@ import (
 	"strings"
 )
 
-// Key-value detectors look at the word before '=' or ':' (quotes and a
-// little white space allowed around them), in connection strings
+// Key-value detectors look at the word before '=' or ':' (quotes and white
+// space allowed around them: up to three blanks between an unquoted key
+// and its '=', up to maxAssignBlanks elsewhere), in connection strings
 // ("host=db password=s3cret", "Server=x;Password=s3cret;",
 // "jdbc:postgresql://db/x?user=u&password=s3cret"), environment files
 // ("AWS_SECRET_ACCESS_KEY=..."), JSON and YAML ("password": "s3cret"), and

@@ -1,0 +1,146 @@
+package httpproxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice/internal/mask"
+)
+
+// TestDeltaCutWaitsAfterAFailedCut checks that once a long line had no
+// safe cut, the next try waits for mask.CutMargin more bytes: a line that
+// grows a few bytes per delta is not scanned whole for every delta.
+func TestDeltaCutWaitsAfterAFailedCut(t *testing.T) {
+	m, err := mask.New(mask.Config{Sets: []string{"pii", "secrets"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &stream{m: m}
+	// A quoted value that has not ended: a hit to the end of the text, and
+	// its blanks are no places to cut.
+	h := &heldText{text: []byte(`password = "` + strings.Repeat("correct horse battery staple ", 40))}
+	if n := st.deltaCut(h); n != 0 || h.tried != len(h.text) {
+		t.Fatalf("cut %d, tried %d: want no cut, remembered at %d", n, h.tried, len(h.text))
+	}
+	h.text = append(h.text, "more words"...)
+	if allocs := testing.AllocsPerRun(20, func() { st.deltaCut(h) }); allocs != 0 {
+		t.Errorf("deltaCut allocated %.0f times: it tried again before CutMargin more bytes", allocs)
+	}
+	h.text = append(h.text, strings.Repeat("x ", mask.CutMargin/2)...)
+	if n := st.deltaCut(h); n != 0 || h.tried != len(h.text) {
+		t.Errorf("after CutMargin more bytes: cut %d, tried %d (len %d): want a new try", n, h.tried, len(h.text))
+	}
+}
+
+// FuzzDeltaUnits feeds deltaUnits an interleaving, decided by the input,
+// of text deltas in every format (text cut at arbitrary bytes), other
+// events and quiet ones, with an engine that masks nothing, and checks
+// that every stream's text reaches the agent whole and in order, that
+// every other event is sent exactly once and in order, and that no more
+// than maxHeld streams hold text.
+func FuzzDeltaUnits(f *testing.F) {
+	f.Add([]byte("\x00\x05\x01\x07\x02\x03\x03\x04\x04\x00\x00\x09"))
+	f.Add([]byte("\x01\x11\x01\x21\x01\x31\x05\x00\x03\x41\x03\x51\x06\x02\x02\x12"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		m, err := mask.New(mask.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := &stream{m: m}
+		const alphabet = "ab c\n\"é\\\t{}"
+		next := func() byte {
+			if len(in) == 0 {
+				return 0
+			}
+			b := in[0]
+			in = in[1:]
+			return b
+		}
+		text := func() string {
+			n := int(next() % 9)
+			var b strings.Builder
+			for range n {
+				c := next()
+				if c%16 == 15 {
+					b.WriteString(strings.Repeat("long line ", 120)) // past deltaLine
+					continue
+				}
+				b.WriteString(string([]rune(alphabet)[int(c)%len([]rune(alphabet))]))
+			}
+			if b.Len() == 0 {
+				return "z" // a Chat or Gemini chunk without text is not a delta
+			}
+			return b.String()
+		}
+		want := map[string]string{}
+		var others []string
+		var out [][]byte
+		for steps := 0; len(in) > 0 && steps < 200; steps++ {
+			op, arg := next(), next()
+			var ev string
+			switch op % 7 {
+			case 0:
+				ev = fmt.Sprintf("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":%d,\"delta\":{\"type\":\"text_delta\",\"text\":%s}}\n\n",
+					arg%3, quote(text()))
+			case 1:
+				field := []string{"content", "reasoning_content"}[arg>>4%2]
+				ev = fmt.Sprintf("data: {\"id\":\"c\",\"choices\":[{\"index\":%d,\"delta\":{%q:%s},\"finish_reason\":null}]}\n\n", arg%20, field, quote(text()))
+			case 2:
+				ev = fmt.Sprintf("event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"item_id\":\"m%d\",\"output_index\":%d,\"content_index\":%d,\"delta\":%s}\n\n",
+					arg%3, arg%3, arg>>4, quote(text()))
+			case 3:
+				ev = fmt.Sprintf("data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":%s}],\"role\":\"model\"},\"index\":%d}]}\n\n", quote(text()), arg%2)
+			case 4:
+				ev = fmt.Sprintf("event: other\ndata: {\"type\":\"other_%d\"}\n\n", len(others))
+			case 5:
+				ev = ": keep-alive\n\n"
+			case 6:
+				ev = fmt.Sprintf("data: {\"id\":\"f%d\",\"choices\":[{\"index\":%d,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n", len(others), arg%20)
+			}
+			data := eventData([]byte(ev))
+			if d, ok := parseDelta(data); ok {
+				want[d.stream] += d.text
+			} else if len(data) > 0 && !quiet([]byte(ev), data) {
+				others = append(others, string(data))
+			}
+			out = append(out, st.deltaUnits([]byte(ev), data)...)
+			if len(st.held) > maxHeld {
+				t.Fatalf("%d streams hold text", len(st.held))
+			}
+		}
+		out = append(out, st.releaseHeld()...)
+		sent := map[string]bool{}
+		for _, o := range others {
+			sent[o] = true
+		}
+		got := map[string]string{}
+		var gotOthers []string
+		for _, u := range out {
+			data := eventData(u)
+			if d, ok := parseDelta(data); ok {
+				got[d.stream] += d.text
+			} else if sent[string(data)] {
+				gotOthers = append(gotOthers, string(data))
+			}
+		}
+		for s, w := range want {
+			if got[s] != w {
+				t.Fatalf("stream %s: got %q, want %q", s, got[s], w)
+			}
+		}
+		if strings.Join(gotOthers, "\n") != strings.Join(others, "\n") {
+			t.Fatalf("other events: got %q, want %q", gotOthers, others)
+		}
+	})
+}
+
+func quote(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
+}
