@@ -352,8 +352,8 @@ func (st *stream) text(resp *http.Response) error {
 // longLineCut returns how much of b, a piece of a line too long to hold
 // whole, to send now: up to a blank where a cut changes nothing the
 // detectors find (see mask.Engine.SafeCut) and that lies mask.CutMargin
-// bytes or more before the end; failing that, up to its last blank; failing that,
-// all of it (a word as long as the piece is sent as it is).
+// bytes or more before the end; failing that, up to its last blank;
+// failing that, all of it (a word as long as the piece is sent as it is).
 func (st *stream) longLineCut(b []byte) int {
 	if n := st.m.SafeCut(b, len(b)-mask.CutMargin); n > 0 {
 		return n
