@@ -170,12 +170,10 @@ func chatDelta(data []byte) (*delta, bool) {
 	if !bytes.Contains(data, []byte(`"choices"`)) || !bytes.Contains(data, []byte(`"delta"`)) {
 		return nil, false
 	}
-	doc := object(data)
-	choices := array(doc["choices"])
-	if len(choices) != 1 {
+	doc, ch, ok := single(data, "choices")
+	if !ok {
 		return nil, false
 	}
-	ch := object(choices[0])
 	dl := object(ch["delta"])
 	places, starts := chatPlaces(dl)
 	if len(places) == 0 || slices.ContainsFunc(places, func(p place) bool {
@@ -244,12 +242,10 @@ func geminiDelta(data []byte) (*delta, bool) {
 	if !bytes.Contains(data, []byte(`"candidates"`)) {
 		return nil, false
 	}
-	doc := object(data)
-	cands := array(doc["candidates"])
-	if len(cands) != 1 {
+	doc, c, ok := single(data, "candidates")
+	if !ok {
 		return nil, false
 	}
-	c := object(cands[0])
 	content := object(c["content"])
 	part, found := 0, 0
 	parts := array(content["parts"])
@@ -329,6 +325,17 @@ func quiet(ev, data []byte) bool {
 		}
 	}
 	return true
+}
+
+// single returns data as an object and the one element of its list at
+// key, if that list has exactly one.
+func single(data []byte, key string) (doc, el map[string]json.RawMessage, ok bool) {
+	doc = object(data)
+	list := array(doc[key])
+	if len(list) != 1 {
+		return nil, nil, false
+	}
+	return doc, object(list[0]), true
 }
 
 // object returns raw as an object, or nil.
