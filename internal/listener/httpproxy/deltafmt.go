@@ -136,8 +136,8 @@ type place struct {
 }
 
 // chatPlaces returns the places where a Chat Completions delta object
-// carries text (paths start at choices[0].delta), and whether a tool call
-// starts in it.
+// carries text (paths start at choices[0].delta), and whether a tool or
+// function call starts in it.
 func chatPlaces(dl map[string]json.RawMessage) (places []place, starts bool) {
 	for _, f := range chatFields {
 		if t := str(dl[f.name]); t != "" {
@@ -148,6 +148,11 @@ func chatPlaces(dl map[string]json.RawMessage) (places []place, starts bool) {
 		if t := str(object(raw)["text"]); t != "" {
 			places = append(places, place{"reasoning", []any{"reasoning_details", i, "text"}, t})
 		}
+	}
+	fc := object(dl["function_call"]) // the functions API that tool calls replaced
+	starts = str(fc["name"]) != ""
+	if t := str(fc["arguments"]); t != "" {
+		places = append(places, place{"function_call", []any{"function_call", "arguments"}, t})
 	}
 	for i, raw := range array(dl["tool_calls"]) {
 		call := object(raw)
@@ -203,7 +208,12 @@ func chatDelta(data []byte) (*delta, bool) {
 		only := map[string]any{}
 		for _, p := range places {
 			key := p.path[0].(string)
-			if key != "reasoning_details" && key != "tool_calls" {
+			switch key {
+			case "reasoning_details", "tool_calls":
+			case "function_call":
+				only[key] = map[string]string{"arguments": t}
+				continue
+			default:
 				only[key] = t
 				continue
 			}

@@ -430,6 +430,15 @@ func TestSSEChatQuirksOfCompatibleServers(t *testing.T) {
 			chatChunk(0, `{"content":""}`, "", ""),
 			chatChunk(0, `{"content":`+jsonText(b+" ok\n")+`}`, "", ""),
 			chatChunk(0, `{}`, "stop", ""), "data: [DONE]\n\n"}, nil},
+		{"the functions API's function_call", []string{
+			chatChunk(0, `{"function_call":{"name":"run","arguments":`+jsonText(`{"cmd": "use `+a)+`}}`, "", ""),
+			chatChunk(0, `{"function_call":{"arguments":`+jsonText(b+`"}`)+`}}`, "", ""),
+			chatChunk(0, `{}`, "function_call", ""), "data: [DONE]\n\n"},
+			func(t *testing.T, body string) {
+				if !strings.Contains(body, `"name":"run"`) || strings.Count(body, `"name":"run"`) != 1 {
+					t.Errorf("the call's name must reach the agent once: %s", body)
+				}
+			}},
 		{"tool calls without an index", []string{
 			chatChunk(0, `{"tool_calls":[{"id":"call_A","type":"function","function":{"name":"run","arguments":`+jsonText(`{"cmd": "use `+a)+`}}]}`, "", ""),
 			chatChunk(0, `{"tool_calls":[{"function":{"arguments":`+jsonText(b+`"}`)+`}}]}`, "", ""),
