@@ -64,10 +64,10 @@ func (st *stream) deltaCut(h *heldText) int {
 		return i + 1
 	}
 	switch {
-	case len(unit) < deltaLine || len(unit) < h.tried+mask.CutMargin:
-		return 0
 	case len(unit) >= maxLine:
 		return st.longLineCut(unit)
+	case len(unit) < deltaLine || len(unit) < h.tried+mask.CutMargin:
+		return 0
 	}
 	n := st.m.SafeCut(unit, len(unit)-mask.CutMargin)
 	if n == 0 {

@@ -33,6 +33,12 @@ func TestDeltaCutWaitsAfterAFailedCut(t *testing.T) {
 	if n := st.deltaCut(h); n != 0 || h.tried != len(h.text) {
 		t.Errorf("after CutMargin more bytes: cut %d, tried %d (len %d): want a new try", n, h.tried, len(h.text))
 	}
+	// A line as long as maxLine is cut however recent the last try.
+	h.text = append(h.text, strings.Repeat("y", maxLine-len(h.text))...)
+	h.tried = len(h.text) - 1
+	if n := st.deltaCut(h); n == 0 {
+		t.Errorf("a line of maxLine bytes was not cut")
+	}
 }
 
 // FuzzDeltaUnits feeds deltaUnits an interleaving, decided by the input,
