@@ -20,10 +20,11 @@ type delta struct {
 	group string
 	text  string
 	final bool // the event carries a finish reason: it ends every stream of its group
-	// starts is set when the event begins its stream anew (a tool call's
-	// id or name): what the stream holds goes out first.
-	starts bool
-	bare   bool // the event carries nothing but the text, and need not be sent without it
+	// call names the tool or function call whose arguments the text is
+	// (its id, or its name), if the event says: a delta of another call
+	// on the same stream first sends what the stream holds.
+	call string
+	bare bool // the event carries nothing but the text, and need not be sent without it
 	// with returns the event's data with text in place of its own.
 	with func(text string) ([]byte, error)
 	// alone returns the data of an event that carries text for the
@@ -133,40 +134,50 @@ type place struct {
 	family string
 	path   []any
 	text   string
+	call   string // the tool or function call's id or name, if given
 }
 
+// maxPlaces is the most places a chunk may carry the same text in and be
+// a delta: each is rewritten on its own.
+const maxPlaces = 4
+
 // chatPlaces returns the places where a Chat Completions delta object
-// carries text (paths start at choices[0].delta), and whether a tool or
-// function call starts in it.
-func chatPlaces(dl map[string]json.RawMessage) (places []place, starts bool) {
+// carries text (paths start at choices[0].delta).
+func chatPlaces(dl map[string]json.RawMessage) []place {
+	var places []place
 	for _, f := range chatFields {
 		if t := str(dl[f.name]); t != "" {
-			places = append(places, place{f.family, []any{f.name}, t})
+			places = append(places, place{family: f.family, path: []any{f.name}, text: t})
 		}
 	}
 	for i, raw := range array(dl["reasoning_details"]) {
-		if t := str(object(raw)["text"]); t != "" {
-			places = append(places, place{"reasoning", []any{"reasoning_details", i, "text"}, t})
+		// Reasoning text, or an OpenAI model's reasoning summary.
+		for _, k := range []string{"text", "summary"} {
+			if t := str(object(raw)[k]); t != "" {
+				places = append(places, place{family: "reasoning", path: []any{"reasoning_details", i, k}, text: t})
+			}
 		}
 	}
 	fc := object(dl["function_call"]) // the functions API that tool calls replaced
-	starts = str(fc["name"]) != ""
 	if t := str(fc["arguments"]); t != "" {
-		places = append(places, place{"function_call", []any{"function_call", "arguments"}, t})
+		places = append(places, place{family: "function_call", path: []any{"function_call", "arguments"}, text: t, call: str(fc["name"])})
 	}
 	for i, raw := range array(dl["tool_calls"]) {
 		call := object(raw)
 		fn := object(call["function"])
-		starts = starts || str(call["id"]) != "" || str(fn["name"]) != ""
 		if t := str(fn["arguments"]); t != "" {
 			index, ok := call["index"]
 			if !ok {
 				index = json.RawMessage(`"-"`)
 			}
-			places = append(places, place{"tool/" + string(index), []any{"tool_calls", i, "function", "arguments"}, t})
+			id := str(call["id"])
+			if id == "" {
+				id = str(fn["name"])
+			}
+			places = append(places, place{family: "tool/" + string(index), path: []any{"tool_calls", i, "function", "arguments"}, text: t, call: id})
 		}
 	}
-	return places, starts
+	return places
 }
 
 // chatDelta parses an OpenAI Chat Completions chunk that carries text for
@@ -180,8 +191,8 @@ func chatDelta(data []byte) (*delta, bool) {
 		return nil, false
 	}
 	dl := object(ch["delta"])
-	places, starts := chatPlaces(dl)
-	if len(places) == 0 || slices.ContainsFunc(places, func(p place) bool {
+	places := chatPlaces(dl)
+	if len(places) == 0 || len(places) > maxPlaces || slices.ContainsFunc(places, func(p place) bool {
 		return p.family != places[0].family || p.text != places[0].text
 	}) {
 		return nil, false
@@ -191,7 +202,7 @@ func chatDelta(data []byte) (*delta, bool) {
 		index = json.RawMessage("0")
 	}
 	d := &delta{stream: "chat/" + string(index) + "/" + places[0].family, group: "chat/" + string(index),
-		text: places[0].text, final: str(ch["finish_reason"]) != "", starts: starts}
+		text: places[0].text, final: str(ch["finish_reason"]) != "", call: places[0].call}
 	d.with = func(t string) ([]byte, error) {
 		out := data
 		for _, p := range places {
@@ -208,6 +219,7 @@ func chatDelta(data []byte) (*delta, bool) {
 		only := map[string]any{}
 		for _, p := range places {
 			key := p.path[0].(string)
+			field := p.path[len(p.path)-1].(string) // text or summary, arguments
 			switch key {
 			case "reasoning_details", "tool_calls":
 			case "function_call":
@@ -230,7 +242,7 @@ func chatDelta(data []byte) (*delta, bool) {
 			if key == "tool_calls" {
 				kept["function"] = map[string]string{"arguments": t}
 			} else {
-				kept["text"] = t
+				kept[field] = t
 			}
 			only[key] = []any{kept}
 		}
@@ -303,25 +315,28 @@ func geminiDelta(data []byte) (*delta, bool) {
 	}, true
 }
 
-// quietTypes are Responses API events that may come in the middle of a
-// text and carry none of it.
-var quietTypes = map[string]bool{"response.output_text.annotation.added": true}
+// quietTypes are events that may come in the middle of a text and carry
+// none of it: pings and keep-alives, and Responses annotations.
+var quietTypes = map[string]bool{"ping": true, "keepalive": true, "response.keep_alive": true,
+	"response.output_text.annotation.added": true}
+
+// quietDelta are the keys a Chat Completions delta may have, empty, in a
+// chunk that carries nothing.
+var quietDelta = map[string]bool{"role": true, "content": true, "refusal": true, "reasoning_content": true, "reasoning": true}
 
 // quiet reports whether an event that is not a text delta carries nothing
 // that ends or interrupts a text, so that what is held may wait past it: a
-// comment, a ping, a Chat Completions chunk with no text, finish reason,
-// tool call or usage (a keep-alive, a content filter's annotation), a
-// Responses annotation.
+// comment, a ping or keep-alive, a Chat Completions chunk whose delta
+// holds at most a role and empty text and that has no finish reason or
+// usage (a keep-alive, a content filter's annotation), a Responses
+// annotation.
 func quiet(ev, data []byte) bool {
 	if len(data) == 0 {
 		return eventLine(ev) == nil // a comment, or an id or retry alone
 	}
 	doc := object(data)
-	switch t := str(doc["type"]); {
-	case t == "ping", quietTypes[t]:
-		return true
-	case t != "":
-		return false
+	if t := str(doc["type"]); t != "" {
+		return quietTypes[t]
 	}
 	choices, ok := doc["choices"]
 	if !ok || !isArray(choices) || len(doc["usage"]) > 0 && string(doc["usage"]) != "null" {
@@ -329,9 +344,13 @@ func quiet(ev, data []byte) bool {
 	}
 	for _, raw := range array(choices) {
 		ch := object(raw)
-		places, starts := chatPlaces(object(ch["delta"]))
-		if len(places) > 0 || starts || str(ch["finish_reason"]) != "" || len(array(object(ch["delta"])["tool_calls"])) > 0 {
+		if str(ch["finish_reason"]) != "" {
 			return false
+		}
+		for k, v := range object(ch["delta"]) {
+			if !quietDelta[k] || k != "role" && str(v) != "" {
+				return false
+			}
 		}
 	}
 	return true

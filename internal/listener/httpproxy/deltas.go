@@ -42,6 +42,7 @@ const maxHeld = 16
 // heldText is the unsent end of one text stream.
 type heldText struct {
 	stream, group string
+	call          string // the call whose arguments text is, if known
 	text          []byte
 	name          []byte // the "event:" line of the stream's events, if they have one
 	// alone returns the data of an event that carries text for the
@@ -91,7 +92,7 @@ func (st *stream) deltaUnits(ev, data []byte) [][]byte {
 	}
 	var out [][]byte
 	for _, h := range slices.Clone(st.held) {
-		if h.group == p.group && (h.stream != p.stream || p.starts) {
+		if h.group == p.group && (h.stream != p.stream || p.call != "" && h.call != "" && p.call != h.call) {
 			out = append(out, st.release(h)...)
 		}
 	}
@@ -104,6 +105,9 @@ func (st *stream) deltaUnits(ev, data []byte) [][]byte {
 		st.held = append(st.held, h)
 	}
 	h.text = append(h.text, p.text...)
+	if p.call != "" {
+		h.call = p.call
+	}
 	n := len(h.text)
 	if !p.final {
 		n = st.deltaCut(h)
