@@ -95,8 +95,7 @@ var responsesTypes = map[string]bool{
 // responsesDelta parses an OpenAI Responses API delta event. An output
 // item's parts follow one another, each ended by its own done event, so
 // the stream is the item's: a server that numbers every delta as a part
-// of its own still has its text joined. The event's logprobs, which spell
-// the text out token by token, are dropped.
+// of its own still has its text joined.
 func responsesDelta(data []byte) (*delta, bool) {
 	if !bytes.Contains(data, []byte(`.delta"`)) {
 		return nil, false
@@ -106,13 +105,7 @@ func responsesDelta(data []byte) (*delta, bool) {
 	if !responsesTypes[typ] || !isString(doc["delta"]) {
 		return nil, false
 	}
-	with := func(t string) ([]byte, error) {
-		out, err := setString(data, []any{"delta"}, t)
-		if err != nil {
-			return nil, err
-		}
-		return setRaw(out, []any{"logprobs"}, nil)
-	}
+	with := func(t string) ([]byte, error) { return setString(data, []any{"delta"}, t) }
 	return &delta{stream: fmt.Sprintf("responses/%s/%s/%s", typ, str(doc["item_id"]), doc["output_index"]),
 		group: "responses", text: str(doc["delta"]), with: with, alone: with}, true
 }
@@ -181,7 +174,7 @@ func chatPlaces(dl map[string]json.RawMessage) []place {
 }
 
 // chatDelta parses an OpenAI Chat Completions chunk that carries text for
-// one choice in one family of fields. Its logprobs are dropped.
+// one choice in one family of fields.
 func chatDelta(data []byte) (*delta, bool) {
 	if !bytes.Contains(data, []byte(`"choices"`)) || !bytes.Contains(data, []byte(`"delta"`)) {
 		return nil, false
@@ -211,7 +204,7 @@ func chatDelta(data []byte) (*delta, bool) {
 				return nil, err
 			}
 		}
-		return setRaw(out, []any{"choices", 0, "logprobs"}, nil)
+		return out, nil
 	}
 	d.alone = func(t string) ([]byte, error) {
 		// The text's own fields, each carrying t; of a list, the one
@@ -258,8 +251,7 @@ func chatDelta(data []byte) (*delta, bool) {
 }
 
 // geminiDelta parses a Gemini streamGenerateContent chunk whose one
-// candidate carries text in one part. Its logprobsResult, which spells the
-// text out, is dropped.
+// candidate carries text in one part.
 func geminiDelta(data []byte) (*delta, bool) {
 	if !bytes.Contains(data, []byte(`"candidates"`)) {
 		return nil, false
@@ -292,11 +284,7 @@ func geminiDelta(data []byte) (*delta, bool) {
 	return &delta{stream: "gemini/" + string(index) + "/" + family, group: "gemini/" + string(index), text: str(p["text"]),
 		final: str(c["finishReason"]) != "",
 		with: func(t string) ([]byte, error) {
-			out, err := setString(data, []any{"candidates", 0, "content", "parts", part, "text"}, t)
-			if err != nil {
-				return nil, err
-			}
-			return setRaw(out, []any{"candidates", 0, "logprobsResult"}, nil)
+			return setString(data, []any{"candidates", 0, "content", "parts", part, "text"}, t)
 		},
 		alone: func(t string) ([]byte, error) {
 			np := map[string]any{"text": t}

@@ -561,3 +561,41 @@ func TestSSEGeminiLogprobsDropped(t *testing.T) {
 		t.Fatalf("the agent got %q: %s", p, body)
 	}
 }
+
+// TestLogprobsDroppedWhileMasking checks that the token-by-token copies of
+// a model's output, which an agent can ask for, reach it nowhere while
+// masking: not in a Responses done event, not in a JSON body; and that a
+// request's own logprobs settings echoed back stay.
+func TestLogprobsDroppedWhileMasking(t *testing.T) {
+	tokens := func(parts ...string) string {
+		var out []string
+		for _, p := range parts {
+			out = append(out, fmt.Sprintf(`{"token":%s,"logprob":-0.1,"top_logprobs":[{"token":%s,"logprob":-0.2}]}`, jsonText(p), jsonText(p)))
+		}
+		return "[" + strings.Join(out, ",") + "]"
+	}
+	a, b := ghToken[:14], ghToken[14:]
+	s := newSetup(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/responses":
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprint(w, responsesEvent("response.created", `"response":{"id":"resp_1","top_logprobs":3}`))
+			fmt.Fprint(w, responsesEvent("response.output_text.done",
+				`"item_id":"m","output_index":0,"content_index":0,"text":`+jsonText("key "+ghToken)+`,"logprobs":`+tokens("key ", a, b)))
+		case "/v1/chat/completions":
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"id":"c","logprobs_requested":true,"choices":[{"index":0,"message":{"role":"assistant","content":%s},"logprobs":{"content":%s}}]}`,
+				jsonText("key "+ghToken), tokens("key ", a, b))
+		}
+	}, maskOptions())
+	_, _, sse := s.do(t, "POST", "/proxy/api/v1/responses", `{"stream":true}`)
+	_, _, body := s.do(t, "POST", "/proxy/api/v1/chat/completions", `{}`)
+	for what, got := range map[string]string{"event stream": sse, "JSON body": body} {
+		if p := leaked(got, a, b, `"logprob":`); p != "" {
+			t.Errorf("%s: the agent got %q: %s", what, p, got)
+		}
+	}
+	if !strings.Contains(sse, `"top_logprobs":3`) || !strings.Contains(sse, `"logprobs":[]`) || !strings.Contains(body, `"logprobs":null`) {
+		t.Errorf("want the settings kept and the lists emptied:\n%s\n%s", sse, body)
+	}
+}

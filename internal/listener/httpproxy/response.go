@@ -263,9 +263,10 @@ func (st *stream) pump(body io.Reader) error {
 // maskText masks text.
 func (st *stream) maskText(dst, src []byte, c *mask.Counts) []byte { return st.m.Text(dst, src, c) }
 
-// maskJSON masks a JSON document; invalid JSON is masked as text.
+// maskJSON masks a JSON document, without logprobs (see
+// withoutLogprobs); invalid JSON is masked as text.
 func (st *stream) maskJSON(dst, src []byte, c *mask.Counts) []byte {
-	if out, err := st.m.JSON(dst, src, c); err == nil {
+	if out, err := st.m.JSON(dst, withoutLogprobs(src), c); err == nil {
 		return out
 	}
 	return st.m.Text(dst, src, c)

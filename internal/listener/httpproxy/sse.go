@@ -109,9 +109,10 @@ func eventData(ev []byte) []byte {
 }
 
 // maskEvent masks an event: its data as a JSON document when it is one
-// (as Claude API events are), else as text, and its other lines as text.
+// (as Claude API events are), without logprobs (see withoutLogprobs), else
+// as text, and its other lines as text.
 func (st *stream) maskEvent(dst, src []byte, c *mask.Counts) []byte {
-	data := eventData(src)
+	data := withoutLogprobs(eventData(src))
 	wrote := false
 	for line := range bytes.Lines(src) {
 		if !bytes.HasPrefix(line, []byte("data:")) {
