@@ -52,17 +52,34 @@ type heldText struct {
 	// try waits for mask.CutMargin more bytes, so that a long line
 	// arriving a byte at a time is not scanned whole for every byte.
 	tried int
+	// seen is how much of text deltaCut has looked at since the last cut,
+	// and pem whether a PEM block begins in it: until one does, only the
+	// new bytes can hold a newline or a block's start.
+	seen int
+	pem  bool
 }
+
+// pemBegin starts a PEM block.
+var pemBegin = []byte("-----BEGIN ")
 
 // deltaCut returns how much of h's text can be sent now (see the comment
 // at the top of this file).
 func (st *stream) deltaCut(h *heldText) int {
 	unit := h.text
-	if st.m.OpenSecret(unit) && len(unit) < maxLine {
+	from := 0 // where a newline may be
+	if !h.pem {
+		from = h.seen
+		h.pem = bytes.Contains(unit[max(0, from-len(pemBegin)+1):], pemBegin)
+	}
+	h.seen = len(unit)
+	if h.pem && st.m.OpenSecret(unit) && len(unit) < maxLine {
 		return 0
 	}
-	if i := bytes.LastIndexByte(unit, '\n'); i >= 0 {
-		return i + 1
+	if h.pem {
+		from = 0
+	}
+	if i := bytes.LastIndexByte(unit[from:], '\n'); i >= 0 {
+		return from + i + 1
 	}
 	switch {
 	case len(unit) >= maxLine:
@@ -127,7 +144,7 @@ func (st *stream) deltaUnits(ev, data []byte) [][]byte {
 	h.name, h.alone = append(h.name[:0], eventLine(ev)...), p.alone
 	h.text = append(h.text[:0], h.text[n:]...)
 	if n > 0 {
-		h.tried = 0
+		h.tried, h.seen, h.pem = 0, 0, false
 	}
 	st.dropEmpty(h)
 	return append(out, withData(ev, rewritten))
