@@ -192,8 +192,8 @@ func TestSSEChatDeltasMaskedAcrossChunks(t *testing.T) {
 	// that release held ends: the text's last words before the tool call,
 	// the arguments' end before the finish. ([DONE] and the comment are
 	// not chunks.)
-	if got.chunkSeen != len(events)-2+2 {
-		t.Errorf("%d chunks reached the agent, %d sent and two released", got.chunkSeen, len(events)-2)
+	if sent := len(events) - 2; got.chunkSeen != sent+2 {
+		t.Errorf("%d chunks reached the agent, %d sent and two released", got.chunkSeen, sent)
 	}
 	res := s.results(t, 1)[0].Result
 	if p := leaked(res.HTTP.Body, ghToken[9:], ghToken[12:30], ghToken[30:], email[6:]); p != "" || res.Masked["github_token"] != 2 || res.Masked["email"] != 1 {
@@ -242,8 +242,8 @@ func TestSSEChatCleanTextWhole(t *testing.T) {
 	}
 	// Every chunk is sent on (none carries text alone), plus one that
 	// releases the last words before the finish.
-	if got.chunkSeen != len(events) {
-		t.Errorf("%d chunks, %d sent and one released", got.chunkSeen, len(events)-1)
+	if sent := len(events) - 1; got.chunkSeen != sent+1 {
+		t.Errorf("%d chunks, %d sent and one released", got.chunkSeen, sent)
 	}
 }
 
@@ -430,6 +430,18 @@ func TestSSEChatQuirksOfCompatibleServers(t *testing.T) {
 			chatChunk(0, `{"content":""}`, "", ""),
 			chatChunk(0, `{"content":`+jsonText(b+" ok\n")+`}`, "", ""),
 			chatChunk(0, `{}`, "stop", ""), "data: [DONE]\n\n"}, nil},
+		{"a tool call's id and name on every chunk", []string{
+			chatChunk(0, `{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"run","arguments":`+jsonText(`{"token":"`+a)+`}}]}`, "", ""),
+			chatChunk(0, `{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"run","arguments":`+jsonText(b+`"}`)+`}}]}`, "", ""),
+			chatChunk(0, `{}`, "tool_calls", ""), "data: [DONE]\n\n"}, nil},
+		{"text with a tool call's header in one chunk", []string{
+			chatChunk(0, `{"content":`+jsonText("key "+a)+`}`, "", ""),
+			chatChunk(0, `{"content":`+jsonText(b+" ok\n")+`,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"run","arguments":""}}]}`, "", ""),
+			chatChunk(0, `{}`, "stop", ""), "data: [DONE]\n\n"}, nil},
+		{"reasoning repeated in reasoning_details summaries", []string{
+			chatChunk(0, `{"reasoning":`+jsonText("key "+a)+`,"reasoning_details":[{"type":"reasoning.summary","summary":`+jsonText("key "+a)+`,"format":"openai-responses-v1","index":0}]}`, "", ""),
+			chatChunk(0, `{"reasoning":`+jsonText(b+" ok\n")+`,"reasoning_details":[{"type":"reasoning.summary","summary":`+jsonText(b+" ok\n")+`,"format":"openai-responses-v1","index":0}]}`, "", ""),
+			chatChunk(0, `{}`, "stop", ""), "data: [DONE]\n\n"}, nil},
 		{"the functions API's function_call", []string{
 			chatChunk(0, `{"function_call":{"name":"run","arguments":`+jsonText(`{"cmd": "use `+a)+`}}`, "", ""),
 			chatChunk(0, `{"function_call":{"arguments":`+jsonText(b+`"}`)+`}}`, "", ""),
@@ -488,6 +500,24 @@ func TestSSEChatQuirksOfCompatibleServers(t *testing.T) {
 				c.check(t, body)
 			}
 		})
+	}
+}
+
+// TestSSEResponsesKeepalive checks that a keepalive event in the middle of
+// a line does not cut it.
+func TestSSEResponsesKeepalive(t *testing.T) {
+	events := []string{
+		responsesEvent("response.output_text.delta", `"item_id":"m","output_index":0,"content_index":0,"delta":`+jsonText("key "+ghToken[:16])),
+		"event: keepalive\ndata: {\"type\":\"keepalive\",\"sequence_number\":7}\n\n",
+		responsesEvent("response.output_text.delta", `"item_id":"m","output_index":0,"content_index":0,"delta":`+jsonText(ghToken[16:]+" ok\n")),
+		responsesEvent("response.completed", `"response":{"id":"resp_1"}`)}
+	s := newSetup(t, sseServer(events), maskOptions())
+	_, _, body := s.do(t, "POST", "/proxy/api/v1/responses", `{"stream":true}`)
+	if p := leaked(body, ghToken[:16], ghToken[16:]); p != "" {
+		t.Fatalf("the agent got %q: %s", p, body)
+	}
+	if !strings.Contains(body, `"type":"keepalive"`) {
+		t.Errorf("the keepalive did not reach the agent: %s", body)
 	}
 }
 

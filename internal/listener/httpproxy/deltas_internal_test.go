@@ -70,8 +70,8 @@ func FuzzDeltaUnits(f *testing.F) {
 			var b strings.Builder
 			for range n {
 				c := next()
-				if c%16 == 15 {
-					b.WriteString(strings.Repeat("long line ", 120)) // past deltaLine
+				if c%32 == 31 {
+					b.WriteString(strings.Repeat("long line ", 60)) // deltaLine in two
 					continue
 				}
 				b.WriteString(string([]rune(alphabet)[int(c)%len([]rune(alphabet))]))
@@ -87,7 +87,7 @@ func FuzzDeltaUnits(f *testing.F) {
 		for steps := 0; len(in) > 0 && steps < 200; steps++ {
 			op, arg := next(), next()
 			var ev string
-			switch op % 7 {
+			switch op % 11 {
 			case 0:
 				ev = fmt.Sprintf("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":%d,\"delta\":{\"type\":\"text_delta\",\"text\":%s}}\n\n",
 					arg%3, quote(text()))
@@ -102,9 +102,31 @@ func FuzzDeltaUnits(f *testing.F) {
 			case 4:
 				ev = fmt.Sprintf("event: other\ndata: {\"type\":\"other_%d\"}\n\n", len(others))
 			case 5:
-				ev = ": keep-alive\n\n"
+				ev = []string{": keep-alive\n\n", "data: {\"type\":\"keepalive\"}\n\n",
+					"data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n"}[arg%3]
 			case 6:
 				ev = fmt.Sprintf("data: {\"id\":\"f%d\",\"choices\":[{\"index\":%d,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n", len(others), arg%20)
+			case 7:
+				// A tool call's arguments: with an index or without, the
+				// call's id on every chunk, on the first, or on none.
+				index := fmt.Sprintf(`"index":%d,`, arg%2)
+				if arg&4 != 0 {
+					index = ""
+				}
+				id := ""
+				if arg&8 != 0 {
+					id = fmt.Sprintf(`"id":"call_%d",`, arg>>5%3)
+				}
+				ev = fmt.Sprintf("data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{%s%s\"function\":{\"arguments\":%s}}]}}]}\n\n", index, id, quote(text()))
+			case 8:
+				// Reasoning mirrored in reasoning_details, as text or summary.
+				t, key := quote(text()), []string{"text", "summary"}[arg%2]
+				ev = fmt.Sprintf("data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning\":%s,\"reasoning_details\":[{\"type\":\"reasoning.%s\",%q:%s,\"index\":0}]}}]}\n\n", t, key, key, t)
+			case 9:
+				// Text that ends its stream.
+				ev = fmt.Sprintf("data: {\"id\":\"e%d\",\"choices\":[{\"index\":%d,\"delta\":{\"content\":%s},\"finish_reason\":\"length\"}]}\n\n", len(others), arg%20, quote(text()))
+			case 10:
+				ev = fmt.Sprintf("data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":%s}],\"role\":\"model\"},\"index\":0,\"finishReason\":\"STOP\"}]}\n\n", quote(text()))
 			}
 			data := eventData([]byte(ev))
 			if d, ok := parseDelta(data); ok {
@@ -149,4 +171,20 @@ func quote(s string) string {
 	enc.SetEscapeHTML(false)
 	enc.Encode(s)
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// TestChunkWithManyPlacesIsNoDelta checks that a chunk that carries the
+// same text in more than maxPlaces places is masked on its own rather than
+// rewritten once per place, which would cost time growing with the square
+// of its size.
+func TestChunkWithManyPlacesIsNoDelta(t *testing.T) {
+	details := strings.Repeat(`{"type":"reasoning.text","text":"a"},`, 2000)
+	data := []byte(`{"choices":[{"index":0,"delta":{"reasoning":"a","reasoning_details":[` + strings.TrimSuffix(details, ",") + `]}}]}`)
+	if _, ok := parseDelta(data); ok {
+		t.Errorf("a chunk with 2,001 places is a delta")
+	}
+	few := []byte(`{"choices":[{"index":0,"delta":{"reasoning":"a","reasoning_details":[{"type":"reasoning.text","text":"a"}]}}]}`)
+	if d, ok := parseDelta(few); !ok || d.stream != "chat/0/reasoning" {
+		t.Errorf("a chunk with reasoning in two places: %+v, %v", d, ok)
+	}
 }
