@@ -1,6 +1,7 @@
 package httpproxy
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 	"unicode/utf8"
@@ -44,5 +45,44 @@ func FuzzParseDelta(f *testing.F) {
 			t.Fatalf("alone: %v", err)
 		}
 		check("alone", out)
+	})
+}
+
+// FuzzWithoutLogprobs checks that withoutLogprobs keeps a JSON document
+// JSON and leaves no logprobs list or object in it, at any depth.
+func FuzzWithoutLogprobs(f *testing.F) {
+	f.Add([]byte(`{"a":[{"logprobs":[{"token":"x","top_logprobs":[{"token":"y"}]}]}],"logprobsResult":{"c":[]},"top_logprobs":3}`))
+	f.Add([]byte(`[{"logpr\u006fbs":[1]}, {"x": "\u00e9"}]`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if !json.Valid(doc) {
+			return
+		}
+		out := withoutLogprobs(doc)
+		var v any
+		dec := json.NewDecoder(bytes.NewReader(out))
+		dec.UseNumber() // a number too large for a float64 is still JSON
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("%q became %q: %v", doc, out, err)
+		}
+		var walk func(v any)
+		walk = func(v any) {
+			switch x := v.(type) {
+			case map[string]any:
+				for k, y := range x {
+					if l, ok := y.([]any); logprobKeys[k] && ok && len(l) > 0 {
+						t.Fatalf("%q kept %s: %q", doc, k, out)
+					}
+					if _, ok := y.(map[string]any); logprobKeys[k] && ok {
+						t.Fatalf("%q kept %s: %q", doc, k, out)
+					}
+					walk(y)
+				}
+			case []any:
+				for _, y := range x {
+					walk(y)
+				}
+			}
+		}
+		walk(v)
 	})
 }

@@ -18,7 +18,7 @@ var logprobKeys = map[string]bool{"logprobs": true, "top_logprobs": true, "logpr
 // "logprobs": true echoed back) stay. A document that is not JSON is
 // returned as it is.
 func withoutLogprobs(doc []byte) []byte {
-	if !bytes.Contains(doc, []byte("ogprob")) {
+	if !mayHoldLogprobs(doc) {
 		return doc
 	}
 	out, _ := stripLogprobs(doc)
@@ -28,43 +28,45 @@ func withoutLogprobs(doc []byte) []byte {
 // stripLogprobs does the work of withoutLogprobs and reports whether it
 // changed raw.
 func stripLogprobs(raw []byte) ([]byte, bool) {
+	var v any // the object or list, changed
+	changed := false
 	switch t := bytes.TrimLeft(raw, " \t\r\n"); {
 	case len(t) > 0 && t[0] == '{':
 		m := object(raw)
-		changed := false
-		for k, v := range m {
-			v = bytes.TrimLeft(v, " \t\r\n")
+		for k, x := range m {
+			x = bytes.TrimLeft(x, " \t\r\n")
 			switch {
-			case logprobKeys[k] && len(v) > 0 && v[0] == '[' && string(v) != "[]":
+			case logprobKeys[k] && len(x) > 0 && x[0] == '[' && string(x) != "[]":
 				m[k], changed = json.RawMessage("[]"), true
-			case logprobKeys[k] && len(v) > 0 && v[0] == '{':
+			case logprobKeys[k] && len(x) > 0 && x[0] == '{':
 				m[k], changed = json.RawMessage("null"), true
-			case bytes.Contains(v, []byte("ogprob")):
-				if nv, ok := stripLogprobs(v); ok {
-					m[k], changed = nv, true
+			case mayHoldLogprobs(x):
+				if nx, ok := stripLogprobs(x); ok {
+					m[k], changed = nx, true
 				}
 			}
 		}
-		if !changed {
-			return raw, false
-		}
-		out, err := json.Marshal(m)
-		return out, err == nil
+		v = m
 	case len(t) > 0 && t[0] == '[':
 		a := array(raw)
-		changed := false
-		for i, v := range a {
-			if bytes.Contains(v, []byte("ogprob")) {
-				if nv, ok := stripLogprobs(v); ok {
-					a[i], changed = nv, true
+		for i, x := range a {
+			if mayHoldLogprobs(x) {
+				if nx, ok := stripLogprobs(x); ok {
+					a[i], changed = nx, true
 				}
 			}
 		}
-		if !changed {
-			return raw, false
-		}
-		out, err := json.Marshal(a)
-		return out, err == nil
+		v = a
 	}
-	return raw, false
+	if !changed {
+		return raw, false
+	}
+	out, err := json.Marshal(v)
+	return out, err == nil
+}
+
+// mayHoldLogprobs reports whether b may hold a logprobKeys field: it names
+// one, or has a \u escape that could spell one.
+func mayHoldLogprobs(b []byte) bool {
+	return bytes.Contains(b, []byte("ogprob")) || bytes.Contains(b, []byte(`\u`))
 }
