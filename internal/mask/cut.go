@@ -30,7 +30,8 @@ func (e *Engine) SafeCut(src []byte, limit int) (n int) {
 		return 0
 	}
 	if e == nil || !e.detects() || bytes.IndexAny(src[:limit], " \t") < 0 {
-		return bytes.LastIndexAny(src[:limit], " \t") + 1 // no detector pass for nothing to try
+		// Nothing to find, or no blank to try: the detectors need not run.
+		return bytes.LastIndexAny(src[:limit], " \t") + 1
 	}
 	defer func() {
 		if recover() != nil {
