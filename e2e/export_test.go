@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/sluicehq/sluice/internal/export/siem"
 	"github.com/sluicehq/sluice/internal/testkit/rsyslog"
 )
@@ -212,8 +213,12 @@ func loadPhase(t *testing.T, g *gateway, token string, clients int, stop <-chan 
 				if err != nil || n != 10 {
 					t.Errorf("query: %v %d", err, n)
 					if errors.Is(err, context.DeadlineExceeded) {
-						// Say where the gateway waits: its goroutines
-						// go to the test's log as it exits.
+						// Say what the database's sessions do, and where
+						// the gateway waits: its goroutines go to the
+						// test's log as it exits.
+						if g.upstreamState != nil {
+							t.Logf("the database's sessions: %s", g.upstreamState())
+						}
 						g.signalStop(syscall.SIGQUIT)
 					}
 					return
@@ -227,6 +232,37 @@ func loadPhase(t *testing.T, g *gateway, token string, clients int, stop <-chan 
 	}
 	wg.Wait()
 	return lat
+}
+
+// pgActivity returns what the sessions of the database at dsn are doing,
+// one per line, from pg_stat_activity (its own query among them).
+func pgActivity(dsn string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "cannot connect: " + err.Error()
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `select pid, coalesce(state, ''), coalesce(wait_event_type, ''), coalesce(wait_event, ''),
+		coalesce(now() - state_change, '0'::interval)::text, left(query, 80)
+		from pg_stat_activity where datname = current_database()`)
+	if err != nil {
+		return "cannot query: " + err.Error()
+	}
+	var b strings.Builder
+	for rows.Next() {
+		var pid int32
+		var state, waitType, wait, since, query string
+		if err := rows.Scan(&pid, &state, &waitType, &wait, &since, &query); err != nil {
+			return "cannot scan: " + err.Error()
+		}
+		fmt.Fprintf(&b, "\n  pid %d %s (wait %s/%s) for %s: %s", pid, state, waitType, wait, since, query)
+	}
+	if err := rows.Err(); err != nil {
+		return "cannot read: " + err.Error()
+	}
+	return b.String()
 }
 
 // runFor runs loadPhase for d.
@@ -279,11 +315,15 @@ func TestExportSinks(t *testing.T) {
 			fc.Audit = map[string]any{"sinks": sinks, "checkpoint_interval": "100ms"}
 		})
 	g := startGateway(t, cfg)
+	g.upstreamState = func() string { return pgActivity(pg.SuperuserDSN(db)) }
 	tok := cfg.issue("loader", "agents")
 	names := []string{"syslog", "syslog-tls", "splunk", "webhook"}
 	names = append(names, stores.names()...)
 
 	before := runFor(t, g, tok, 2*time.Second)
+	if s := g.upstreamState(); strings.HasPrefix(s, "cannot") {
+		t.Errorf("the diagnosis of an unanswered query would fail: %s", s)
+	}
 	waitUntil(t, 30*time.Second, "every sink to catch up", func() bool {
 		for _, n := range names {
 			if g.lag(t, n) > 0 {

@@ -275,6 +275,10 @@ type gateway struct {
 	stopOnce sync.Once
 	stopCode int
 	stopTook time.Duration
+
+	// upstreamState, when set, says what the upstream database's
+	// sessions are doing; a test that finds a query unanswered logs it.
+	upstreamState func() string
 }
 
 // startGateway starts `sluice serve` with cfg and waits until it prints its
