@@ -207,37 +207,11 @@ func chatDelta(data []byte) (*delta, bool) {
 		return out, nil
 	}
 	d.alone = func(t string) ([]byte, error) {
-		// The text's own fields, each carrying t; of a list, the one
-		// element, with what says what it is (its type, its index).
 		only := map[string]any{}
 		for _, p := range places {
-			key := p.path[0].(string)
-			field := p.path[len(p.path)-1].(string) // text or summary, arguments
-			switch key {
-			case "reasoning_details", "tool_calls":
-			case "function_call":
-				only[key] = map[string]string{"arguments": t}
-				continue
-			default:
-				only[key] = t
-				continue
+			if k, v := aloneField(dl, p, t); only[k] == nil {
+				only[k] = v
 			}
-			if _, done := only[key]; done {
-				continue
-			}
-			el := object(array(dl[key])[p.path[1].(int)])
-			kept := map[string]any{}
-			for _, k := range []string{"type", "index", "format"} {
-				if x, ok := el[k]; ok {
-					kept[k] = x
-				}
-			}
-			if key == "tool_calls" {
-				kept["function"] = map[string]string{"arguments": t}
-			} else {
-				kept[field] = t
-			}
-			only[key] = []any{kept}
 		}
 		out := map[string]any{"choices": []any{map[string]any{"index": index, "delta": only, "finish_reason": nil}}}
 		for _, k := range chatIdentity {
@@ -248,6 +222,33 @@ func chatDelta(data []byte) (*delta, bool) {
 		return json.Marshal(out)
 	}
 	return d, true
+}
+
+// aloneField returns the delta field, and its value, that carries t in
+// place of p's text in an event of its own: a text field as t; a call's
+// arguments in their object; of a list, p's one element with only what
+// says what it is (its type, index, format) and the text.
+func aloneField(dl map[string]json.RawMessage, p place, t string) (string, any) {
+	key := p.path[0].(string)
+	switch key {
+	case "function_call":
+		return key, map[string]string{"arguments": t}
+	case "reasoning_details", "tool_calls":
+		el := object(array(dl[key])[p.path[1].(int)])
+		kept := map[string]any{}
+		for _, k := range []string{"type", "index", "format"} {
+			if x, ok := el[k]; ok {
+				kept[k] = x
+			}
+		}
+		if key == "tool_calls" {
+			kept["function"] = map[string]string{"arguments": t}
+		} else {
+			kept[p.path[2].(string)] = t // text or summary
+		}
+		return key, []any{kept}
+	}
+	return key, t
 }
 
 // geminiDelta parses a Gemini streamGenerateContent chunk whose one

@@ -215,10 +215,15 @@ func withData(ev, data []byte) []byte {
 			out = append(out, '\n')
 		}
 	}
+	return append(appendData(out, data), '\n')
+}
+
+// appendData appends data as an event's data lines, one per line of data.
+func appendData(dst, data []byte) []byte {
 	for v := range bytes.SplitSeq(data, []byte("\n")) {
-		out = append(out, "data: "...)
-		out = append(out, v...)
-		out = append(out, '\n')
+		dst = append(dst, "data: "...)
+		dst = append(dst, v...)
+		dst = append(dst, '\n')
 	}
-	return append(out, '\n')
+	return dst
 }

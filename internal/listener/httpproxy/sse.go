@@ -129,11 +129,7 @@ func (st *stream) maskEvent(dst, src []byte, c *mask.Counts) []byte {
 		} else {
 			masked = st.m.Text(nil, data, c)
 		}
-		for v := range bytes.SplitSeq(masked, []byte("\n")) {
-			dst = append(dst, "data: "...)
-			dst = append(dst, v...)
-			dst = append(dst, '\n')
-		}
+		dst = appendData(dst, masked)
 	}
 	return dst
 }
