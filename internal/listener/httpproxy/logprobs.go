@@ -3,6 +3,7 @@ package httpproxy
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 )
 
 // logprobKeys are the fields in which model APIs spell their output out
@@ -16,7 +17,9 @@ var logprobKeys = map[string]bool{"logprobs": true, "top_logprobs": true, "logpr
 // logprobKeys field that is a list replaced by an empty list and every one
 // that is an object replaced by null. Other values (a request's
 // "logprobs": true echoed back) stay. A document that is not JSON is
-// returned as it is.
+// returned as it is. One that holds logprobs and cannot be encoded again
+// (which cannot happen for one that decoded) comes back empty: it is not
+// sent with them.
 func withoutLogprobs(doc []byte) []byte {
 	if !mayHoldLogprobs(doc) {
 		return doc
@@ -66,7 +69,32 @@ func stripLogprobs(raw []byte) ([]byte, bool) {
 }
 
 // mayHoldLogprobs reports whether b may hold a logprobKeys field: it names
-// one, or has a \u escape that could spell one.
+// one, or has a \u escape of a character that spells one. (Other escapes,
+// such as the \u003c that many encoders write for '<', need no look.)
 func mayHoldLogprobs(b []byte) bool {
-	return bytes.Contains(b, []byte("ogprob")) || bytes.Contains(b, []byte(`\u`))
+	if bytes.Contains(b, []byte("ogprob")) {
+		return true
+	}
+	for {
+		i := bytes.Index(b, []byte(`\u00`))
+		if i < 0 || i+6 > len(b) {
+			return false
+		}
+		if keyChars[string(bytes.ToLower(b[i+4:i+6]))] {
+			return true
+		}
+		b = b[i+4:]
+	}
 }
+
+// keyChars are the hex codes, in lower case, of the characters of
+// logprobKeys.
+var keyChars = func() map[string]bool {
+	m := map[string]bool{}
+	for k := range logprobKeys {
+		for _, c := range []byte(k) {
+			m[fmt.Sprintf("%02x", c)] = true
+		}
+	}
+	return m
+}()
