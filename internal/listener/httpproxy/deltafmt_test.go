@@ -594,8 +594,8 @@ func TestSSEGeminiLogprobsDropped(t *testing.T) {
 
 // TestLogprobsDroppedWhileMasking checks that the token-by-token copies of
 // a model's output, which an agent can ask for, reach it nowhere while
-// masking: not in a Responses done event, not in a JSON body; and that a
-// request's own logprobs settings echoed back stay.
+// masking: not in a Responses done event, a JSON body or an NDJSON line;
+// and that a request's own logprobs settings echoed back stay.
 func TestLogprobsDroppedWhileMasking(t *testing.T) {
 	tokens := func(parts ...string) string {
 		var out []string
@@ -612,6 +612,9 @@ func TestLogprobsDroppedWhileMasking(t *testing.T) {
 			fmt.Fprint(w, responsesEvent("response.created", `"response":{"id":"resp_1","top_logprobs":3}`))
 			fmt.Fprint(w, responsesEvent("response.output_text.done",
 				`"item_id":"m","output_index":0,"content_index":0,"text":`+jsonText("key "+ghToken)+`,"logprobs":`+tokens("key ", a, b)))
+		case "/api/generate":
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			fmt.Fprintf(w, "{\"response\":%s,\"logprobs\":%s}\n{\"done\":true}\n", jsonText("key "+ghToken), tokens("key ", a, b))
 		case "/v1/chat/completions":
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprintf(w, `{"id":"c","logprobs_requested":true,"choices":[{"index":0,"message":{"role":"assistant","content":%s},"logprobs":{"content":%s}}]}`,
@@ -620,7 +623,8 @@ func TestLogprobsDroppedWhileMasking(t *testing.T) {
 	}, maskOptions())
 	_, _, sse := s.do(t, "POST", "/proxy/api/v1/responses", `{"stream":true}`)
 	_, _, body := s.do(t, "POST", "/proxy/api/v1/chat/completions", `{}`)
-	for what, got := range map[string]string{"event stream": sse, "JSON body": body} {
+	_, _, lines := s.do(t, "POST", "/proxy/api/api/generate", `{}`)
+	for what, got := range map[string]string{"event stream": sse, "JSON body": body, "NDJSON body": lines} {
 		if p := leaked(got, a, b, `"logprob":`); p != "" {
 			t.Errorf("%s: the agent got %q: %s", what, p, got)
 		}

@@ -260,8 +260,11 @@ func (st *stream) pump(body io.Reader) error {
 	}
 }
 
-// maskText masks text.
-func (st *stream) maskText(dst, src []byte, c *mask.Counts) []byte { return st.m.Text(dst, src, c) }
+// maskText masks text; a line that is a JSON document (NDJSON) loses its
+// logprobs (see withoutLogprobs).
+func (st *stream) maskText(dst, src []byte, c *mask.Counts) []byte {
+	return st.m.Text(dst, withoutLogprobs(src), c)
+}
 
 // maskJSON masks a JSON document, without logprobs (see
 // withoutLogprobs); invalid JSON is masked as text.
@@ -269,7 +272,7 @@ func (st *stream) maskJSON(dst, src []byte, c *mask.Counts) []byte {
 	if out, err := st.m.JSON(dst, withoutLogprobs(src), c); err == nil {
 		return out
 	}
-	return st.m.Text(dst, src, c)
+	return st.m.Text(dst, withoutLogprobs(src), c)
 }
 
 // json reads a JSON document whole (masking needs all of it), masks it and
