@@ -78,7 +78,8 @@ type EventType string
 
 // The audit events. A request produces EventRequest before it is forwarded
 // (write-ahead) and EventResult after the last response; denied requests
-// produce EventRequest and EventDecision only.
+// produce EventRequest and EventDecision only. A result names its request
+// (RequestRef, RequestSeq) rather than repeating it.
 const (
 	EventSessionStart EventType = "session_start"
 	EventSessionEnd   EventType = "session_end"
@@ -106,9 +107,15 @@ type Event struct {
 	ClientAddr string    `json:"client_addr,omitempty"`
 
 	// Requests, decisions and results.
-	Request  *Request  `json:"request,omitempty"`
-	Decision *Decision `json:"decision,omitempty"`
-	Result   *Result   `json:"result,omitempty"`
+	Request *Request `json:"request,omitempty"`
+	// RequestRef and RequestSeq name the request a result belongs to: its
+	// ID, and the journal position of its own record, which holds the
+	// whole request. A result written this way has no Request (results
+	// from before sluice wrote them so repeat the request in Request).
+	RequestRef string    `json:"request_id,omitempty"`
+	RequestSeq uint64    `json:"request_seq,omitempty"`
+	Decision   *Decision `json:"decision,omitempty"`
+	Result     *Result   `json:"result,omitempty"`
 
 	// Review is the review's state after a review step (EventReview):
 	// created, notified, decided, executed or expired; Reason names the step.
@@ -117,4 +124,13 @@ type Event struct {
 	// Reason explains session ends and auth failures in words that hold no
 	// secret (never the token, never an upstream password).
 	Reason string `json:"reason,omitempty"`
+}
+
+// RequestID returns the ID of the request the event is about: its
+// Request's, or the one a result names; "" for events about no request.
+func (e *Event) RequestID() string {
+	if e.Request != nil {
+		return e.Request.ID
+	}
+	return e.RequestRef
 }

@@ -126,6 +126,9 @@ type Request struct {
 	// Body is the whole body of an HTTP request, for classification and
 	// the approval hash; it is never recorded (HTTP.Body is).
 	Body []byte `json:"-"`
+	// Recorded is the journal position of the request's record, set by the
+	// gate once the journal accepted it, so that the result can name it.
+	Recorded uint64 `json:"-"`
 }
 
 // Action is what the gate does with a request.

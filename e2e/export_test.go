@@ -84,6 +84,14 @@ func newHEC(t *testing.T, token string) *receiver {
 				uint64(meta["sequence"].(float64)) != seq {
 				r.fail("bad event: %+v", ev)
 			}
+			// A statement's result stands alone: it carries the statement,
+			// joined from the request's record.
+			if meta != nil && meta["event_code"] == "result" {
+				q, _ := ev.Event["query_info"].(map[string]any)
+				if ev.Event["class_uid"] != float64(6005) || q == nil || q["query_string"] == "" || q["query_string"] == nil || ev.Event["actor"] == nil {
+					r.fail("result without its statement: %+v", ev.Event)
+				}
+			}
 			seqs = append(seqs, seq)
 		}
 		r.mu.Lock()

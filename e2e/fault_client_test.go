@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -185,7 +184,7 @@ func TestFaultClientGoneMidHold(t *testing.T) {
 	// The journal: the crashed hold ends with a cancellation, never a
 	// result; the rerun is released by the review and has its result.
 	var story []string
-	err = journal.Scan(filepath.Join(rs.cfg.dataDir, "journal"), 1, func(rec *journal.Record) error {
+	err = scanJournal(rs.cfg.dataDir, func(rec *journal.Record) error {
 		ev := rec.Event
 		if ev.Request == nil || ev.Request.Text != "DELETE FROM orders" {
 			return nil

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -236,7 +235,7 @@ func (r *rawSession) crash() {
 func journalResults(t *testing.T, dataDir, prefix string) []*sluice.Result {
 	t.Helper()
 	var out []*sluice.Result
-	err := journal.Scan(filepath.Join(dataDir, "journal"), 1, func(r *journal.Record) error {
+	err := scanJournal(dataDir, func(r *journal.Record) error {
 		ev := r.Event
 		if ev.Type == sluice.EventResult && ev.Request != nil && ev.Result != nil && strings.HasPrefix(ev.Request.Text, prefix) {
 			out = append(out, ev.Result)

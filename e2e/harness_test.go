@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/journal"
 	"github.com/sluicehq/sluice/internal/store"
 	"github.com/sluicehq/sluice/internal/store/sqlite"
 	"github.com/sluicehq/sluice/internal/testkit"
@@ -646,5 +647,19 @@ func (g *gateway) waitIdle() {
 	waitUntil(g.t, 10*time.Second, "the gateway to have no open session (sluice_postgres_sessions 0)", func() bool {
 		n, err := g.activeSessions()
 		return err == nil && n == 0
+	})
+}
+
+// scanJournal calls fn with each record of dataDir's journal, in order,
+// each result joined to its request as sluice's own readers join it
+// (journal.Requests).
+func scanJournal(dataDir string, fn func(*journal.Record) error) error {
+	dir := filepath.Join(dataDir, "journal")
+	reqs := journal.NewRequests(dir)
+	return journal.Scan(dir, 1, func(r *journal.Record) error {
+		if err := reqs.Join(&r.Event); err != nil {
+			return err
+		}
+		return fn(r)
 	})
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -68,9 +69,39 @@ func (g *gateway) healthz(t *testing.T) (int, string) {
 func journalRequests(t *testing.T, dataDir, prefix string) int {
 	t.Helper()
 	n := 0
-	err := journal.Scan(filepath.Join(dataDir, "journal"), 1, func(r *journal.Record) error {
+	err := scanJournal(dataDir, func(r *journal.Record) error {
 		if r.Event.Type == sluice.EventRequest && strings.HasPrefix(r.Event.Request.Text, prefix) {
 			n++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// checkResultsNameRequests reads dataDir's journal as written and checks
+// that every result names its request's record instead of repeating the
+// request: the record at RequestSeq is the request of ID RequestRef, in the
+// result's session. It returns the number of results.
+func checkResultsNameRequests(t *testing.T, dataDir string) int {
+	t.Helper()
+	requests := map[uint64]*sluice.Event{}
+	n := 0
+	err := journal.Scan(filepath.Join(dataDir, "journal"), 1, func(r *journal.Record) error {
+		ev := r.Event
+		switch ev.Type {
+		case sluice.EventRequest:
+			requests[r.Seq] = &ev
+		case sluice.EventResult:
+			n++
+			req := requests[ev.RequestSeq]
+			if ev.Request != nil || req == nil || req.Request.ID != ev.RequestRef || req.Session != ev.Session ||
+				bytes.Contains(r.Payload, []byte(`"text"`)) {
+				t.Fatalf("result %d names %q at record %d (a request record: %v), as written: %s",
+					r.Seq, ev.RequestRef, ev.RequestSeq, req != nil, r.Payload)
+			}
 		}
 		return nil
 	})
@@ -179,7 +210,7 @@ func TestFaultKill9JournalLosesNothing(t *testing.T) {
 	}
 	// Each acknowledged marked statement is in the journal, once.
 	marked := map[string]int{}
-	err = journal.Scan(filepath.Join(cfg.dataDir, "journal"), 1, func(r *journal.Record) error {
+	err = scanJournal(cfg.dataDir, func(r *journal.Record) error {
 		if r.Event.Type == sluice.EventRequest && strings.HasPrefix(r.Event.Request.Text, "select 'ack-") {
 			marked[r.Event.Request.Text]++
 		}

@@ -194,7 +194,7 @@ type mcpRecords struct {
 func mcpJournal(t *testing.T, dataDir string) *mcpRecords {
 	t.Helper()
 	j := &mcpRecords{starts: map[string]*sluice.Event{}, ends: map[string]string{}, results: map[string]*sluice.Event{}}
-	err := journal.Scan(filepath.Join(dataDir, "journal"), 1, func(rec *journal.Record) error {
+	err := scanJournal(dataDir, func(rec *journal.Record) error {
 		ev := &rec.Event
 		switch ev.Type {
 		case sluice.EventSessionStart:

@@ -33,6 +33,9 @@ func TestPgbench(t *testing.T) {
 
 	g.waitIdle()
 	g.stopClean()
+	if n := checkResultsNameRequests(t, cfg.dataDir); n < sel.txns+tpcb.txns {
+		t.Errorf("%d results in the journal, fewer than pgbench's %d transactions", n, sel.txns+tpcb.txns)
+	}
 	st := stateStore(t, cfg.dataDir)
 
 	check := func(subject string, wantSessions int) map[string][]string {

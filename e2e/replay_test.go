@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -276,7 +275,7 @@ func TestReplayAgainstSandbox(t *testing.T) {
 	type replaySession struct{ texts []string }
 	replays := map[string]*replaySession{}
 	var order []string
-	err := journal.Scan(filepath.Join(s.cfg.dataDir, "journal"), 1, func(rec *journal.Record) error {
+	err := scanJournal(s.cfg.dataDir, func(rec *journal.Record) error {
 		ev := rec.Event
 		switch {
 		case ev.Type == sluice.EventSessionStart && ev.Protocol == sluice.ProtoReplay:

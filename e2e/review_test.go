@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -117,7 +116,7 @@ func TestReviewApprovedWhilePsqlWaits(t *testing.T) {
 	}
 	conn.Close(context.Background())
 	var story []string
-	err := journal.Scan(filepath.Join(s.cfg.dataDir, "journal"), 1, func(rec *journal.Record) error {
+	err := scanJournal(s.cfg.dataDir, func(rec *journal.Record) error {
 		ev := rec.Event
 		switch {
 		case ev.Type == sluice.EventRequest && ev.Request.Text == "DELETE FROM orders":

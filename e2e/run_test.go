@@ -278,7 +278,7 @@ func TestRunApprovedOnGitHubIssue(t *testing.T) {
 	s.g.stopClean()
 	var story []string
 	scripts := map[string]bool{}
-	err := journal.Scan(filepath.Join(s.cfg.dataDir, "journal"), 1, func(rec *journal.Record) error {
+	err := scanJournal(s.cfg.dataDir, func(rec *journal.Record) error {
 		ev := rec.Event
 		switch {
 		case ev.Type == sluice.EventSessionStart && ev.Protocol == sluice.ProtoRun:

@@ -46,7 +46,7 @@ func newExporter(ctx context.Context, cfg *config.Config, s *config.Sink) (expor
 	if err != nil {
 		return nil, fmt.Errorf("sink %s: %w", s.SinkName(), err)
 	}
-	return &export.Events{Sink: sink, Dir: dir, Format: formatter(s.Format), Batch: s.Batch}, nil
+	return &export.Events{Sink: sink, Dir: dir, Format: formatter(s.Format), Batch: s.Batch, Join: s.Format != "raw"}, nil
 }
 
 // openObjectStore opens an azblob or s3 sink's store.

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -26,8 +27,10 @@ func session(t *testing.T, trail *audit.Trail, id string, n int) {
 	record(&sluice.Event{Time: now, Type: sluice.EventSessionStart, Session: id, Identity: &sluice.Identity{Subject: "bot"}, Connection: "app"})
 	for i := 1; i <= n; i++ {
 		req := &sluice.Request{ID: id + "/" + string(rune('0'+i)), SessionID: id, Seq: int64(i), Text: "select 1", Time: now, Subject: "bot"}
-		record(&sluice.Event{Time: now, Type: sluice.EventRequest, Session: id, Request: req, Decision: &sluice.Decision{Action: sluice.ActionAllow}})
-		record(&sluice.Event{Time: now, Type: sluice.EventResult, Session: id, Request: req, Result: &sluice.Result{Status: sluice.StatusOK, Rows: 1}})
+		ev := &sluice.Event{Time: now, Type: sluice.EventRequest, Session: id, Request: req, Decision: &sluice.Decision{Action: sluice.ActionAllow}}
+		record(ev)
+		record(&sluice.Event{Time: now, Type: sluice.EventResult, Session: id, RequestRef: req.ID, RequestSeq: ev.Seq,
+			Result: &sluice.Result{Status: sluice.StatusOK, Rows: 1}})
 	}
 	record(&sluice.Event{Time: now, Type: sluice.EventSessionEnd, Session: id, Reason: sluice.EndClient})
 }
@@ -121,3 +124,58 @@ func TestRetain(t *testing.T) {
 type discard struct{}
 
 func (discard) ApplyIndex(context.Context, *store.IndexBatch) error { return nil }
+
+// TestCatchUpJoinsEarlierRequests indexes, after a crash, the result of a
+// statement whose request was journaled long before the index's position:
+// catch-up starts after the request, and reads it from the journal.
+func TestCatchUpJoinsEarlierRequests(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	jdir := filepath.Join(dir, "journal")
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	j, err := journal.Open(ctx, journal.Options{Dir: jdir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	ix := store.NewIndexer(st, nil, 0)
+	ix.Start()
+	trail := audit.NewTrail(j, ix, nil)
+	now := time.Now().UTC()
+	long := &sluice.Request{ID: "slow/1", SessionID: "slow", Seq: 1, Text: "select pg_sleep(3600)", Time: now, Subject: "bot"}
+	reqEv := &sluice.Event{Time: now, Type: sluice.EventRequest, Session: "slow", Request: long, Decision: &sluice.Decision{Action: sluice.ActionAllow}}
+	if err := trail.Record(ctx, reqEv); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10050 { // more than catch-up reads again
+		if err := trail.Record(ctx, &sluice.Event{Time: now, Type: sluice.EventAuthFailure, Reason: fmt.Sprint("no token ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The result reaches the journal only: the gateway crashed before
+	// indexing it.
+	if _, err := j.Append(ctx, &sluice.Event{Time: now, Type: sluice.EventResult, Session: "slow", RequestRef: long.ID,
+		RequestSeq: reqEv.Seq, Result: &sluice.Result{Status: sluice.StatusOK, Rows: 1}}, true); err != nil {
+		t.Fatal(err)
+	}
+	ix2 := store.NewIndexer(st, nil, 0)
+	ix2.Start()
+	if _, err := audit.CatchUp(ctx, jdir, st, ix2); err != nil {
+		t.Fatal(err)
+	}
+	ix2.Close()
+	stmts, err := st.SearchStatements(ctx, store.StatementFilter{Session: "slow", Limit: 10})
+	if err != nil || len(stmts) != 1 {
+		t.Fatalf("statements of the slow session: %v, %v", stmts, err)
+	}
+	if r := stmts[0]; r.Text != long.Text || r.Subject != "bot" || r.RequestSeq != reqEv.Seq || r.Rows != 1 {
+		t.Errorf("indexed as %+v, want the request's text, subject and position %d", r, reqEv.Seq)
+	}
+}

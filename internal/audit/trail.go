@@ -50,7 +50,8 @@ func (t *Trail) Healthy() error { return t.j.Err() }
 
 // catchUpWindow is how far before the index's position catch-up starts
 // reading, so that results whose requests were indexed just before a crash
-// find their request again (re-applied records are ignored).
+// find their request again (re-applied records are ignored); a result
+// whose request is older than that is joined to it from the journal.
 const catchUpWindow = 10000
 
 // CatchUp indexes the journal records the index has not seen, for example
@@ -66,9 +67,13 @@ func CatchUp(ctx context.Context, dir string, st store.Store, index *store.Index
 		from = pos - catchUpWindow
 	}
 	n := 0
+	reqs := journal.NewRequests(dir)
 	err = journal.Scan(dir, from, func(r *journal.Record) error {
 		ev := r.Event
 		n++
+		if err := reqs.Join(&ev); err != nil {
+			return err
+		}
 		return index.Record(ctx, &ev)
 	})
 	if err != nil {

@@ -450,7 +450,8 @@ func TestSessionReplay(t *testing.T) {
 		`<span class="null">NULL</span>`, "email 1", "no deletes", `id="seq-2"`, `href="#seq-4"`, `data-testid="step-next"`,
 		`href="/console/journal/3"`, "SELECT 1", "3ms", "session ended: client_closed")
 	rec := b.get("/console/journal/3")
-	contains(t, rec, `data-testid="record-seq">3<`, `data-testid="record-type">result<`, "sluice audit prove 3", "Ketchup")
+	contains(t, rec, `data-testid="record-seq">3<`, `data-testid="record-type">result<`, "sluice audit prove 3", "Ketchup",
+		`href="/console/journal/2" data-testid="record-request">record 2</a> (`+f.session+`/1)`)
 	if p := b.get("/console/journal/999"); p.StatusCode != 404 {
 		t.Fatalf("missing record: %d", p.StatusCode)
 	}

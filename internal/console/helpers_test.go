@@ -113,7 +113,7 @@ func (f *fixture) recordSession() string {
 	evs := []*sluice.Event{
 		{Time: t0, Type: sluice.EventSessionStart, Session: sid, Identity: id, Connection: "shop", Protocol: sluice.ProtoPostgres, ClientAddr: "127.0.0.1:5000"},
 		{Time: t0, Type: sluice.EventRequest, Session: sid, Request: reqs[0], Decision: &sluice.Decision{Action: sluice.ActionAllow, Policy: "agents", Rule: "rule 1"}},
-		{Time: t0.Add(3 * time.Millisecond), Type: sluice.EventResult, Session: sid, Request: reqs[0], Result: &sluice.Result{Rows: 1, Tag: "SELECT 1",
+		{Time: t0.Add(3 * time.Millisecond), Type: sluice.EventResult, Session: sid, RequestRef: reqs[0].ID, RequestSeq: 2, Result: &sluice.Result{Rows: 1, Tag: "SELECT 1",
 			Status: sluice.StatusOK, Duration: 3 * time.Millisecond, Masked: map[string]uint64{"email": 1},
 			Capture: &sluice.Capture{Columns: []sluice.Column{{Name: "name"}, {Name: "email"}}, Rows: [][]*string{{ptr("Ketchup <b>Ltd</b>"), ptr("k***@example.com")}, {nil, ptr("x")}}}}},
 		{Time: t0.Add(time.Second), Type: sluice.EventRequest, Session: sid, Request: reqs[1], Decision: &sluice.Decision{Action: sluice.ActionDeny, Policy: "agents", Rule: "rule 3", Message: "no deletes"}},

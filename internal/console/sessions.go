@@ -189,23 +189,23 @@ func buildTimeline(sess *sluice.Session, events []*sluice.Event) *timeline {
 	}
 	early := map[string][]*sluice.Event{}
 	for _, ev := range events {
-		var req *sluice.Request
+		var id string
 		switch ev.Type {
 		case sluice.EventRequest, sluice.EventDecision, sluice.EventResult:
-			req = ev.Request
+			id = ev.RequestID()
 		case sluice.EventReview:
 			if ev.Review != nil {
-				req = &ev.Review.Request
+				id = ev.Review.Request.ID
 			}
 		}
-		if req == nil || req.ID == "" {
+		if id == "" {
 			t.Entries = append(t.Entries, entry{Marker: &marker{Event: ev}})
 			continue
 		}
-		st := byID[req.ID]
+		st := byID[id]
 		if st == nil {
-			if ev.Type == sluice.EventReview && requested[req.ID] {
-				early[req.ID] = append(early[req.ID], ev)
+			if ev.Type == sluice.EventReview && requested[id] {
+				early[id] = append(early[id], ev)
 				continue
 			}
 			if ev.Type != sluice.EventRequest {
@@ -216,11 +216,11 @@ func buildTimeline(sess *sluice.Session, events []*sluice.Event) *timeline {
 				t.Truncated = true
 				continue
 			}
-			st = &step{N: len(steps) + 1, Request: ev.Request, Decision: ev.Decision, ReqSeq: ev.Seq, Reviews: early[req.ID]}
+			st = &step{N: len(steps) + 1, Request: ev.Request, Decision: ev.Decision, ReqSeq: ev.Seq, Reviews: early[id]}
 			if st.Decision == nil {
 				st.Decision = &sluice.Decision{}
 			}
-			byID[req.ID] = st
+			byID[id] = st
 			steps = append(steps, st)
 			t.Entries = append(t.Entries, entry{Step: st})
 			continue

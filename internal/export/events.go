@@ -22,6 +22,13 @@ type Events struct {
 	Format func(*journal.Record) ([]byte, error)
 	// Batch caps the records of one Send; default DefaultBatch.
 	Batch int
+	// Join gives Format each result's Event with its request
+	// (journal.Requests), for formats whose events stand alone (OCSF).
+	// Without it Format gets the records as written.
+	Join bool
+
+	reqs    *journal.Requests
+	reqsEnd uint64 // the last record reqs saw
 }
 
 // Resume returns 0: a SIEM cannot say what it holds, so the cursor alone
@@ -36,9 +43,18 @@ func (e *Events) Export(ctx context.Context, from, to uint64) (uint64, error) {
 		batch = DefaultBatch
 	}
 	var items []Item
+	if e.Join && (e.reqs == nil || e.reqsEnd != from-1) {
+		e.reqs = journal.NewRequests(e.Dir) // a new start, or a batch sent again
+	}
 	err := journal.Scan(e.Dir, from, func(r *journal.Record) error {
 		if r.Seq > to {
 			return errBatchFull
+		}
+		if e.Join {
+			if err := e.reqs.Join(&r.Event); err != nil {
+				return fmt.Errorf("record %d: %w", r.Seq, err)
+			}
+			e.reqsEnd = r.Seq
 		}
 		data, err := e.Format(r)
 		if err != nil {

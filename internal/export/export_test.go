@@ -272,6 +272,71 @@ func TestEventsAtLeastOnceInOrder(t *testing.T) {
 	}
 }
 
+// TestEventsJoinResults exports results that name their requests: each
+// reaches Format with its request, whether the request was in the same
+// batch, an earlier one, or a batch that is being sent again.
+func TestEventsJoinResults(t *testing.T) {
+	j, dir := newJournal(t)
+	ctx := context.Background()
+	var reqs []*sluice.Request
+	var seqs []uint64
+	for i := range 12 { // two requests in flight at a time
+		req := &sluice.Request{ID: fmt.Sprintf("s1/%d", i), SessionID: "s1", Kind: sluice.KindSQL, Text: fmt.Sprintf("select %d", i)}
+		seq, err := j.Append(ctx, &sluice.Event{Type: sluice.EventRequest, Session: "s1", Request: req,
+			Decision: &sluice.Decision{Action: sluice.ActionAllow}}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs, seqs = append(reqs, req), append(seqs, seq)
+		if i%2 == 1 {
+			for k := i - 1; k <= i; k++ {
+				res := &sluice.Event{Type: sluice.EventResult, Session: "s1", RequestRef: reqs[k].ID, RequestSeq: seqs[k],
+					Result: &sluice.Result{Rows: int64(k)}}
+				if _, err := j.Append(ctx, res, true); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	sink := &fakeSink{}
+	e := &Events{Sink: sink, Dir: dir, Batch: 3, Join: true, Format: func(r *journal.Record) ([]byte, error) {
+		if r.Event.Type != sluice.EventResult {
+			return nil, nil
+		}
+		if r.Event.Request == nil {
+			return nil, fmt.Errorf("result %d without its request", r.Seq)
+		}
+		return fmt.Appendf(nil, "%d:%s", r.Event.Result.Rows, r.Event.Request.Text), nil
+	}}
+	for from, sends := uint64(1), 0; from <= 24; sends++ {
+		sink.down = sends%3 == 1 // every third batch is sent twice
+		last, err := e.Export(ctx, from, 24)
+		if sink.down {
+			if err == nil || last != from-1 {
+				t.Fatalf("a failed send returned %d, %v", last, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		from = last + 1
+	}
+	var got []string
+	for _, it := range sink.items {
+		if it.Data != nil {
+			got = append(got, string(it.Data))
+		}
+	}
+	want := make([]string, 12)
+	for i := range want {
+		want[i] = fmt.Sprintf("%d:select %d", i, i)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("results exported as\n%v\nwant\n%v", got, want)
+	}
+}
+
 // waitFor polls cond for up to 10s.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()

@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"net/netip"
+	"time"
 
 	"github.com/sluicehq/sluice"
 )
@@ -39,6 +40,7 @@ func (g *Gate) BeginCall(ctx context.Context, id *sluice.Identity, addr netip.Ad
 		g.log.Error("record call", "request", req.ID, "err", err)
 		return nil, journalError(err)
 	}
+	req.Recorded = ev.Seq
 	return &Call{g: g, req: req}, nil
 }
 
@@ -53,8 +55,21 @@ func (c *Call) End(ctx context.Context, rows int64, capture *sluice.Capture, fai
 			res.Error = m.String(res.Error) // it may quote the arguments (an unknown review id)
 		}
 	}
-	ev := &sluice.Event{Time: now, Type: sluice.EventResult, Request: c.req, Result: res}
+	ev := resultEvent(now, "", c.req, res)
 	if err := c.g.rec.Record(context.WithoutCancel(ctx), ev); err != nil {
 		c.g.log.Error("record call result", "request", c.req.ID, "err", err)
 	}
+}
+
+// resultEvent is the record of req's result res. It names the request's
+// own record instead of repeating the request, which would be most of its
+// bytes; only a request that no journal gave a position is repeated whole.
+func resultEvent(now time.Time, session string, req *sluice.Request, res *sluice.Result) *sluice.Event {
+	ev := &sluice.Event{Time: now, Type: sluice.EventResult, Session: session, Result: res}
+	if req.Recorded == 0 {
+		ev.Request = req
+	} else {
+		ev.RequestRef, ev.RequestSeq = req.ID, req.Recorded
+	}
+	return ev
 }

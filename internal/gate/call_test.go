@@ -2,6 +2,7 @@ package gate_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -43,11 +44,11 @@ func TestCallJournaledBeforeAndAfter(t *testing.T) {
 		t.Fatalf("events %v, want request, result, request, result", got)
 	}
 	ok, failed := rec.events[1], rec.events[3]
-	if ok.Request != r || ok.Result.Status != sluice.StatusOK || ok.Result.Rows != 1 || ok.Result.Capture != capture {
-		t.Errorf("answer %+v", ok.Result)
+	if ok.RequestRef != r.ID || ok.RequestSeq != 1 || ok.Request != nil || ok.Result.Status != sluice.StatusOK || ok.Result.Rows != 1 || ok.Result.Capture != capture {
+		t.Errorf("answer to %q at record %d: %+v", ok.RequestRef, ok.RequestSeq, ok.Result)
 	}
-	if failed.Request.ID == r.ID {
-		t.Errorf("two calls share the id %s", r.ID)
+	if failed.RequestRef == r.ID || failed.RequestSeq != 3 {
+		t.Errorf("the second call's answer names %q at record %d", failed.RequestRef, failed.RequestSeq)
 	}
 	if failed.Result.Status != sluice.StatusError || failed.Result.Error != "no review" {
 		t.Errorf("failed answer %+v", failed.Result)
@@ -82,8 +83,8 @@ func TestCallJournalsNoSecret(t *testing.T) {
 	}
 	c.End(ctx, 0, nil, errors.New(`no review "`+token+`" that you may see`))
 	for _, ev := range rec.events {
-		if strings.Contains(ev.Request.Text, token) || ev.Result != nil && strings.Contains(ev.Result.Error, token) {
-			t.Errorf("%s record holds the token: %q %+v", ev.Type, ev.Request.Text, ev.Result)
+		if b, err := json.Marshal(ev); err != nil || strings.Contains(string(b), token) {
+			t.Errorf("%s record holds the token (%v): %s", ev.Type, err, b)
 		}
 	}
 	if r := rec.events[0].Request; !r.Masked || !strings.HasPrefix(r.Text, "review_status ") {

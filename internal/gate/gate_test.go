@@ -14,7 +14,8 @@ import (
 	"github.com/sluicehq/sluice/internal/policy"
 )
 
-// memRecorder keeps events, or fails while fail is set.
+// memRecorder keeps events, numbering them as the journal does, or fails
+// while fail is set.
 type memRecorder struct {
 	mu     sync.Mutex
 	events []*sluice.Event
@@ -28,6 +29,7 @@ func (r *memRecorder) Record(_ context.Context, ev *sluice.Event) error {
 		return errors.New("disk full")
 	}
 	r.events = append(r.events, ev)
+	ev.Seq = uint64(len(r.events))
 	return nil
 }
 
@@ -118,6 +120,10 @@ func TestSessionLifecycle(t *testing.T) {
 	}
 	if end := rec.events[4]; end.Reason != sluice.EndClient {
 		t.Fatalf("end reason %q", end.Reason)
+	}
+	// The result names its request's record rather than repeating it.
+	if res := rec.events[3]; res.Request != nil || res.RequestRef != r1.ID || res.RequestSeq != 2 || r1.Recorded != 2 || res.Session != s.ID() {
+		t.Fatalf("result names request %q at record %d (request %+v), want %q at 2", res.RequestRef, res.RequestSeq, res.Request, r1.ID)
 	}
 }
 

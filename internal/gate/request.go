@@ -94,6 +94,7 @@ func (s *Session) recordRequest(ctx context.Context, req *sluice.Request, d slui
 		s.gate.log.Error("record request", "request", req.ID, "err", err)
 		return journalError(err)
 	}
+	req.Recorded = ev.Seq
 	return nil
 }
 
@@ -273,7 +274,7 @@ func (s *Session) Done(ctx context.Context, req *sluice.Request, res *sluice.Res
 	if a := s.untrack(req); a != nil {
 		s.ran(a, res)
 	}
-	ev := &sluice.Event{Time: s.gate.Now(), Type: sluice.EventResult, Session: s.rec.ID, Request: req, Result: res}
+	ev := resultEvent(s.gate.Now(), s.rec.ID, req, res)
 	if err := s.gate.rec.Record(ctx, ev); err != nil {
 		s.gate.log.Error("record result", "request", req.ID, "err", err)
 	}

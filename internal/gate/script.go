@@ -226,10 +226,8 @@ func (s *Session) BeginPart(ctx context.Context, sc *Script, i int) (*sluice.Req
 	s.maskStatement(req)
 	d := sluice.Decision{Action: sluice.ActionAllow, Policy: sc.Decision.Policy, Rule: sc.Decision.Rule,
 		ReviewID: sc.Decision.ReviewID}
-	ev := &sluice.Event{Time: req.Time, Type: sluice.EventRequest, Session: s.rec.ID, Request: req, Decision: &d}
-	if err := s.gate.rec.Record(ctx, ev); err != nil {
-		s.gate.log.Error("record request", "request", req.ID, "err", err)
-		return nil, journalError(err)
+	if err := s.recordRequest(ctx, req, d); err != nil {
+		return nil, err
 	}
 	return req, nil
 }

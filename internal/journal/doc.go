@@ -50,6 +50,17 @@
 // chains each record to the one before it. ev is the sluice.Event, encoded as
 // encoding/json would encode it, with its Seq set to seq.
 //
+// A result's ev names its request instead of repeating it: request_id is the
+// request's ID and request_seq the seq of the request's own record, which
+// holds the whole request (who, where, the text, the parameters):
+//
+//	{"seq":43,"time":...,"type":"result","session":"S","request_id":"S/7","request_seq":42,"result":{...}}
+//
+// This keeps a statement's two records to about two thirds of what they were
+// when the result repeated the request (journals written then still read: a
+// result with a "request" member carries the request itself). Readers that
+// need a result's request join it with Requests.
+//
 // # Merkle tree and checkpoints
 //
 // The leaf hash of a record is SHA-256(0x00 || payload); interior nodes are

@@ -76,6 +76,11 @@ func appendEventFields(b []byte, ev *sluice.Event) ([]byte, error) {
 			return b, err
 		}
 	}
+	b = appendOptString(b, `,"request_id":`, ev.RequestRef)
+	if ev.RequestSeq != 0 {
+		b = append(b, `,"request_seq":`...)
+		b = strconv.AppendUint(b, ev.RequestSeq, 10)
+	}
 	if ev.Decision != nil {
 		b = append(b, `,"decision":`...)
 		b = appendDecision(b, ev.Decision)

@@ -21,7 +21,8 @@ var knownLayouts = []struct {
 		"Type sluice.EventType type; Session string session,omitempty; " +
 		"Identity *sluice.Identity identity,omitempty; Connection string connection,omitempty; " +
 		"Protocol sluice.Protocol protocol,omitempty; ClientAddr string client_addr,omitempty; " +
-		"Request *sluice.Request request,omitempty; Decision *sluice.Decision decision,omitempty; " +
+		"Request *sluice.Request request,omitempty; RequestRef string request_id,omitempty; " +
+		"RequestSeq uint64 request_seq,omitempty; Decision *sluice.Decision decision,omitempty; " +
 		"Result *sluice.Result result,omitempty; Review *sluice.Review review,omitempty; " +
 		"Reason string reason,omitempty"},
 	{reflect.TypeFor[sluice.Identity](), "Subject string subject; Name string name,omitempty; " +
@@ -36,7 +37,8 @@ var knownLayouts = []struct {
 		"Fingerprint string fingerprint,omitempty; Time time.Time time; Subject string subject,omitempty; " +
 		"Groups []string groups,omitempty; Connection string connection,omitempty; " +
 		"ClientAddr string client_addr,omitempty; Parent string parent,omitempty; Note string note,omitempty; " +
-		"Masked bool masked,omitempty; HTTP *sluice.HTTPRequest http,omitempty; Body []uint8 -"},
+		"Masked bool masked,omitempty; HTTP *sluice.HTTPRequest http,omitempty; Body []uint8 -; " +
+		"Recorded uint64 -"},
 	{reflect.TypeFor[sluice.Decision](), "Action sluice.Action action; Policy string policy,omitempty; " +
 		"Rule string rule,omitempty; Message string message,omitempty; " +
 		"Approvers []string approvers,omitempty; MinApprovals int min_approvals,omitempty; " +

@@ -32,7 +32,7 @@ func plan(events []*sluice.Event) []*step {
 	byID := map[string]*step{}
 	parents := map[string]bool{}
 	for _, ev := range events {
-		if ev.Request == nil {
+		if ev.RequestID() == "" {
 			continue
 		}
 		switch ev.Type {
@@ -51,7 +51,7 @@ func plan(events []*sluice.Event) []*step {
 				st.skip = "not run: " + ev.Decision.Message
 			}
 		case sluice.EventResult:
-			if st := byID[ev.Request.ID]; st != nil {
+			if st := byID[ev.RequestID()]; st != nil {
 				st.result = ev.Result
 			}
 		}

@@ -308,7 +308,8 @@ func (p *Pending) Len() int { return len(p.reqs) }
 // produced a row. pending carries allowed requests across calls; pass the
 // same one to consecutive calls. A session's end drops its requests still
 // pending. A result whose request was not seen (a rebuild that starts after
-// it, or a nil pending) gets RequestSeq 0 and no rule.
+// it, or a nil pending) gets no rule, and only what the result says of its
+// request: the request as journal.Requests joined it, or its ID.
 func NewIndexBatch(events []*sluice.Event, pending *Pending) *IndexBatch {
 	b := &IndexBatch{}
 	for _, ev := range events {
@@ -364,13 +365,17 @@ func NewIndexBatch(events []*sluice.Event, pending *Pending) *IndexBatch {
 			r.Decision, r.Rule, r.RequestSeq, r.ReviewID = p.decision, p.rule, p.seq, ev.Decision.ReviewID
 			b.Statements = append(b.Statements, r)
 		case sluice.EventResult:
-			if ev.Request == nil || ev.Result == nil {
+			id := ev.RequestID()
+			if id == "" || ev.Result == nil {
 				continue
 			}
-			req := ev.Request
-			p, ok := pending.take(sessionOf(ev), req.ID)
-			if ok {
-				req = p.req // the request's own record, in case the result's is slimmer
+			p, ok := pending.take(sessionOf(ev), id)
+			req := p.req // the request's own record
+			if !ok {
+				req, p.seq = ev.Request, ev.RequestSeq
+				if req == nil {
+					req = &sluice.Request{ID: id, SessionID: ev.Session}
+				}
 			}
 			r := statement(req, ev.Result)
 			r.Decision, r.Rule, r.RequestSeq, r.ResultSeq, r.ReviewID = sluice.ActionAllow, p.rule, p.seq, ev.Seq, p.review
@@ -385,7 +390,7 @@ func NewIndexBatch(events []*sluice.Event, pending *Pending) *IndexBatch {
 
 // sessionOf returns the session of a request or result event.
 func sessionOf(ev *sluice.Event) string {
-	if ev.Request.SessionID != "" {
+	if ev.Request != nil && ev.Request.SessionID != "" {
 		return ev.Request.SessionID
 	}
 	return ev.Session

@@ -50,9 +50,20 @@ func (j *journal) request(session string, seq int64, text string, d sluice.Decis
 	return j.next(&sluice.Event{Type: sluice.EventRequest, Session: session, Request: req, Decision: &d})
 }
 
+// result returns the result event of req, naming req's record as the gate
+// writes it.
 func (j *journal) result(req *sluice.Event, rows int64) *sluice.Event {
-	return j.next(&sluice.Event{Type: sluice.EventResult, Session: req.Session, Request: req.Request,
-		Result: &sluice.Result{Tag: fmt.Sprintf("SELECT %d", rows), Rows: rows, Duration: time.Millisecond, Status: sluice.StatusOK}})
+	return j.next(&sluice.Event{Type: sluice.EventResult, Session: req.Session, RequestRef: req.Request.ID,
+		RequestSeq: req.Seq, Result: &sluice.Result{Tag: fmt.Sprintf("SELECT %d", rows), Rows: rows,
+			Duration: time.Millisecond, Status: sluice.StatusOK}})
+}
+
+// fullResult returns the result event of req repeating the request, as
+// journals written before results named their requests hold it.
+func (j *journal) fullResult(req *sluice.Event, rows int64) *sluice.Event {
+	ev := j.result(req, rows)
+	ev.Request, ev.RequestRef, ev.RequestSeq = req.Request, "", 0
+	return ev
 }
 
 var (
@@ -163,15 +174,46 @@ func TestNewIndexBatchAcrossBatches(t *testing.T) {
 	}
 
 	// A result whose request was never seen (a rebuild that starts after
-	// it) is indexed without the request's position or rule.
-	orphan := j.result(j.request("s9", 1, "select 9", allow), 9)
+	// it) is indexed without the request's rule, with what the result
+	// says of its request: the ID and position it names, and the request
+	// itself once journal.Requests joined it.
+	unseen := j.request("s9", 1, "select 9", allow)
+	orphan := j.result(unseen, 9)
 	third := store.NewIndexBatch([]*sluice.Event{orphan}, &pending)
-	if r := third.Statements[0]; r.RequestSeq != 0 || r.ResultSeq != orphan.Seq || r.Rule != "" || r.Decision != sluice.ActionAllow || r.Text != "select 9" {
+	if r := third.Statements[0]; r.ID != "s9/1" || r.SessionID != "s9" || r.RequestSeq != unseen.Seq || r.ResultSeq != orphan.Seq ||
+		r.Rule != "" || r.Decision != sluice.ActionAllow || r.Text != "" || r.Rows != 9 {
 		t.Errorf("statement of an unseen request = %s", show(r))
 	}
-	// Without a Pending at all, the same.
-	if r := store.NewIndexBatch([]*sluice.Event{a, ra}, nil).Statements[0]; r.RequestSeq != 0 || r.ResultSeq != 5 {
+	joined := j.result(unseen, 9)
+	joined.Request = unseen.Request
+	if r := store.NewIndexBatch([]*sluice.Event{joined}, &pending).Statements[0]; r.Text != "select 9" || r.RequestSeq != unseen.Seq {
+		t.Errorf("statement of an unseen request, joined = %s", show(r))
+	}
+	// A result from an older journal repeats its request, without its
+	// position.
+	old := j.fullResult(j.request("s8", 1, "select 8", allow), 8)
+	if r := store.NewIndexBatch([]*sluice.Event{old}, &pending).Statements[0]; r.RequestSeq != 0 || r.Text != "select 8" || r.ResultSeq != old.Seq {
+		t.Errorf("statement of an older journal's result = %s", show(r))
+	}
+	// Without a Pending at all, the result's own.
+	if r := store.NewIndexBatch([]*sluice.Event{a, ra}, nil).Statements[0]; r.RequestSeq != 2 || r.ResultSeq != 5 || r.Rule != "" {
 		t.Errorf("statement with a nil Pending = %s", show(r))
+	}
+}
+
+// TestNewIndexBatchOlderResults indexes a journal written before results
+// named their requests: each result repeats its request.
+func TestNewIndexBatchOlderResults(t *testing.T) {
+	var j journal
+	var pending store.Pending
+	start := j.start("s1")
+	a := j.request("s1", 1, "select 1", allow)
+	b := store.NewIndexBatch([]*sluice.Event{start, a, j.fullResult(a, 1)}, &pending)
+	if len(b.Statements) != 1 || pending.Len() != 0 {
+		t.Fatalf("batch %s, %d pending", show(b), pending.Len())
+	}
+	if r := b.Statements[0]; r.Text != "select 1" || r.RequestSeq != a.Seq || r.Rule != "p/0" || r.ResultSeq != 3 {
+		t.Errorf("statement = %s", show(r))
 	}
 }
 

@@ -129,8 +129,9 @@ func BenchIndexer(b *testing.B, st store.Store) {
 			Kind: sluice.KindSQL, Text: "SELECT abalance FROM pgbench_accounts WHERE aid = 4711;",
 			Class: sluice.ClassRead, Time: time.Now(), Subject: "8f1c2a5e-alice", Groups: groups,
 			Connection: "orders"}
-		record(&sluice.Event{Time: req.Time, Type: sluice.EventRequest, Session: session, Request: req, Decision: allow})
-		record(&sluice.Event{Time: time.Now(), Type: sluice.EventResult, Session: session, Request: req,
+		reqEv := &sluice.Event{Time: req.Time, Type: sluice.EventRequest, Session: session, Request: req, Decision: allow}
+		record(reqEv)
+		record(&sluice.Event{Time: time.Now(), Type: sluice.EventResult, Session: session, RequestRef: req.ID, RequestSeq: reqEv.Seq,
 			Result: &sluice.Result{Status: sluice.StatusOK, Rows: 1, Tag: "SELECT 1", Duration: 80 * time.Microsecond}})
 		if n%512 == 0 {
 			if err := ix.Flush(ctx); err != nil {
