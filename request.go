@@ -105,8 +105,9 @@ type Request struct {
 	Fingerprint string   `json:"fingerprint,omitempty"`
 	// Time is when the request reached the gate.
 	Time time.Time `json:"time"`
-	// Session context, set by the gate, so that each journal record names
-	// who sent the request without reference to other records.
+	// Session context, set by the gate, so that each request record names
+	// who sent the request without reference to other records (a result
+	// record names its request's record).
 	Subject    string   `json:"subject,omitempty"`
 	Groups     []string `json:"groups,omitempty"`
 	Connection string   `json:"connection,omitempty"`
