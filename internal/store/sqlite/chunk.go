@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -24,13 +25,34 @@ import (
 // fields in this order: id, seq, text, params, class, decision, rule,
 // started, duration, rows, tag, status, error, subject, groups, connection,
 // request seq, result seq, review id, and its position in the write that
-// stored it (see chunkWriter). Strings are a uvarint length and the
-// bytes; integers are varints (uvarints for the class and the two journal
-// positions); started is a byte, 1 when a time follows as unix nanoseconds
-// and 0 for the zero time; a list is a uvarint, 0 for a nil list or its
-// length plus one, then its items, each a uvarint, 0 for a nil item or its
-// length plus one, and the bytes.
-const chunkVersion = 1
+// stored it (see chunkWriter). Each field is written against the same
+// field of the statement before it in the chunk (of a zero statement for
+// the first), since a session's statements mostly repeat their neighbours'
+// text, requester and outcome, and their ids and journal positions count
+// up:
+//
+//   - a string is a uvarint p, the length of the prefix it shares with the
+//     one before, a uvarint n and n bytes that follow that prefix: the
+//     same text again takes two bytes, an id "S/8" after "S/7" three;
+//   - a list is 0 when it equals the one before, or 1 and then the list: a
+//     uvarint, 0 for a nil list or its length plus one, then its items,
+//     each a uvarint, 0 for a nil item or its length plus one, and the
+//     bytes;
+//   - seq, started and the two journal positions are the difference from
+//     the one before, modulo 2^64, as a zig-zag varint; started is preceded
+//     by a byte, 1 when a time follows as unix nanoseconds and 0 for the
+//     zero time (which is not a difference's base);
+//   - class is a uvarint, duration and rows varints, and the position a
+//     uvarint.
+//
+// Version 1, which the index wrote before, had each field whole: strings a
+// uvarint length and the bytes, the list without its marker, the class and
+// the journal positions uvarints, started's time and the other integers
+// varints. Chunks of either version are read.
+const (
+	chunkVersion1 = 1
+	chunkVersion  = 2
+)
 
 // Chunks hold at most maxChunkStatements statements and, once past
 // maxChunkBytes, end after the statement that crossed it, so that a search
@@ -71,6 +93,7 @@ type chunk struct {
 	decisions              int64
 	reviews                []string // review ids of the statements, in order, with repeats
 	data                   []byte
+	prev                   *sluice.StatementRecord // the statement added last, which the next is encoded against
 }
 
 // checkStatement returns an error if r holds what a chunk's columns cannot:
@@ -98,6 +121,7 @@ func (c *chunk) add(r *sluice.StatementRecord, ord int) {
 	if c.n == 0 {
 		c.data = append(c.data[:0], chunkVersion)
 		c.maxRequest = 0
+		c.prev = &sluice.StatementRecord{}
 	}
 	c.n++
 	c.maxRequest = max(c.maxRequest, int64(r.RequestSeq))
@@ -114,8 +138,9 @@ func (c *chunk) add(r *sluice.StatementRecord, ord int) {
 	if r.ReviewID != "" {
 		c.reviews = append(c.reviews, r.ReviewID)
 	}
-	c.data = appendStatement(c.data, r)
+	c.data = appendStatement(c.data, r, c.prev)
 	c.data = binary.AppendUvarint(c.data, uint64(ord))
+	c.prev = r
 }
 
 // full reports whether c takes no more statements.
@@ -123,37 +148,78 @@ func (c *chunk) full() bool {
 	return c.n >= maxChunkStatements || len(c.data) >= maxChunkBytes
 }
 
-// appendStatement appends the encoding of r to b.
-func appendStatement(b []byte, r *sluice.StatementRecord) []byte {
-	b = appendString(b, r.ID)
-	b = binary.AppendVarint(b, r.Seq)
-	b = appendString(b, r.Text)
-	b = appendList(b, r.Params == nil, len(r.Params), func(i int) (string, bool) {
-		if p := r.Params[i]; p != nil {
-			return *p, true
-		}
-		return "", false
-	})
+// appendStatement appends the encoding of r, written against prev, to b.
+func appendStatement(b []byte, r, prev *sluice.StatementRecord) []byte {
+	b = appendString(b, r.ID, prev.ID)
+	b = appendDelta(b, uint64(r.Seq), uint64(prev.Seq))
+	b = appendString(b, r.Text, prev.Text)
+	b = appendParams(b, r.Params, prev.Params)
 	b = binary.AppendUvarint(b, uint64(r.Class))
-	b = appendString(b, string(r.Decision))
-	b = appendString(b, r.Rule)
+	b = appendString(b, string(r.Decision), string(prev.Decision))
+	b = appendString(b, r.Rule, prev.Rule)
 	if r.StartedAt.IsZero() {
 		b = append(b, 0)
 	} else {
 		b = append(b, 1)
-		b = binary.AppendVarint(b, r.StartedAt.UnixNano())
+		b = appendDelta(b, uint64(r.StartedAt.UnixNano()), uint64(lastStarted(prev)))
 	}
 	b = binary.AppendVarint(b, int64(r.Duration))
 	b = binary.AppendVarint(b, r.Rows)
-	b = appendString(b, r.Tag)
-	b = appendString(b, r.Status)
-	b = appendString(b, r.Error)
-	b = appendString(b, r.Subject)
-	b = appendList(b, r.Groups == nil, len(r.Groups), func(i int) (string, bool) { return r.Groups[i], true })
-	b = appendString(b, r.Connection)
-	b = binary.AppendUvarint(b, r.RequestSeq)
-	b = binary.AppendUvarint(b, r.ResultSeq)
-	return appendString(b, r.ReviewID)
+	b = appendString(b, r.Tag, prev.Tag)
+	b = appendString(b, r.Status, prev.Status)
+	b = appendString(b, r.Error, prev.Error)
+	b = appendString(b, r.Subject, prev.Subject)
+	b = appendGroups(b, r.Groups, prev.Groups)
+	b = appendString(b, r.Connection, prev.Connection)
+	b = appendDelta(b, r.RequestSeq, prev.RequestSeq)
+	b = appendDelta(b, r.ResultSeq, prev.ResultSeq)
+	return appendString(b, r.ReviewID, prev.ReviewID)
+}
+
+// lastStarted is the start time a statement after r is written against:
+// r's, or for a statement with the zero time, 0.
+func lastStarted(r *sluice.StatementRecord) int64 {
+	if r.StartedAt.IsZero() {
+		return 0
+	}
+	return r.StartedAt.UnixNano()
+}
+
+// appendString appends s as the prefix it shares with prev and the rest.
+func appendString(b []byte, s, prev string) []byte {
+	p := 0
+	for p < len(s) && p < len(prev) && s[p] == prev[p] {
+		p++
+	}
+	b = binary.AppendUvarint(b, uint64(p))
+	b = binary.AppendUvarint(b, uint64(len(s)-p))
+	return append(b, s[p:]...)
+}
+
+// appendDelta appends v as its difference from prev, modulo 2^64.
+func appendDelta(b []byte, v, prev uint64) []byte {
+	return binary.AppendVarint(b, int64(v-prev))
+}
+
+func appendParams(b []byte, ps, prev []*string) []byte {
+	if (ps == nil) == (prev == nil) && slices.EqualFunc(ps, prev, func(a, b *string) bool {
+		return (a == nil) == (b == nil) && (a == nil || *a == *b)
+	}) {
+		return append(b, 0)
+	}
+	return appendList(append(b, 1), ps == nil, len(ps), func(i int) (string, bool) {
+		if p := ps[i]; p != nil {
+			return *p, true
+		}
+		return "", false
+	})
+}
+
+func appendGroups(b []byte, gs, prev []string) []byte {
+	if (gs == nil) == (prev == nil) && slices.Equal(gs, prev) {
+		return append(b, 0)
+	}
+	return appendList(append(b, 1), gs == nil, len(gs), func(i int) (string, bool) { return gs[i], true })
 }
 
 // appendList appends a list of n items, or a nil list when null; item
@@ -175,13 +241,10 @@ func appendList(b []byte, null bool, n int, item func(i int) (string, bool)) []b
 	return b
 }
 
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
-
 // stmtView is one decoded statement of a chunk whose byte fields point into
-// the chunk's blob: a search matches views and copies out only the
-// statements it returns.
+// the chunk's blob, or into the reader's buffers for a string rebuilt from
+// the one before: a search matches views and copies out only the statements
+// it returns. A view is valid until its reader's next call.
 type stmtView struct {
 	id, text, decision, rule, tag, status, errText, subject, connection, reviewID []byte
 	params, groups                                                                []byte // encoded lists
@@ -198,17 +261,39 @@ var errChunk = errors.New("malformed statement chunk")
 
 // chunkReader decodes the statements of a chunk's blob one at a time.
 type chunkReader struct {
-	b   []byte
-	err error
+	b       []byte
+	err     error
+	version byte
+	// Version 2: the statement before, which the next is written
+	// against, and for each string field the buffer its value was last
+	// rebuilt in and a spare one.
+	prev stmtView
+	bufs [stringFields][2][]byte
 }
 
+// The string fields of a statement, in the order of stmtView, for
+// chunkReader.bufs.
+const (
+	fID = iota
+	fText
+	fDecision
+	fRule
+	fTag
+	fStatus
+	fError
+	fSubject
+	fConnection
+	fReviewID
+	stringFields
+)
+
 // newChunkReader returns a reader of blob, or an error if blob is not a
-// chunk this version reads.
+// chunk of a version it reads.
 func newChunkReader(blob []byte) (*chunkReader, error) {
-	if len(blob) == 0 || blob[0] != chunkVersion {
+	if len(blob) == 0 || (blob[0] != chunkVersion && blob[0] != chunkVersion1) {
 		return nil, fmt.Errorf("%w: unknown version", errChunk)
 	}
-	return &chunkReader{b: blob[1:]}, nil
+	return &chunkReader{b: blob[1:], version: blob[0]}, nil
 }
 
 // next decodes the next statement into v. It returns false at the end of
@@ -217,6 +302,50 @@ func (cr *chunkReader) next(v *stmtView) bool {
 	if cr.err != nil || len(cr.b) == 0 {
 		return false
 	}
+	if cr.version == chunkVersion1 {
+		cr.nextV1(v)
+	} else {
+		cr.nextV2(v)
+	}
+	if v.class > 0xffff {
+		cr.fail()
+	}
+	return cr.err == nil
+}
+
+// nextV2 decodes a statement written against the one before.
+func (cr *chunkReader) nextV2(v *stmtView) {
+	p := &cr.prev
+	p.id = cr.str(fID, p.id)
+	p.seq = int64(cr.delta(uint64(p.seq)))
+	p.text = cr.str(fText, p.text)
+	p.params = cr.sameOrList(p.params)
+	p.class = cr.uvarint()
+	p.decision = cr.str(fDecision, p.decision)
+	p.rule = cr.str(fRule, p.rule)
+	base := p.started // the statement before's, 0 for the zero time
+	p.hasStarted = cr.flag()
+	p.started = 0
+	if p.hasStarted {
+		p.started = int64(cr.delta(uint64(base)))
+	}
+	p.duration = cr.varint()
+	p.rows = cr.varint()
+	p.tag = cr.str(fTag, p.tag)
+	p.status = cr.str(fStatus, p.status)
+	p.errText = cr.str(fError, p.errText)
+	p.subject = cr.str(fSubject, p.subject)
+	p.groups = cr.sameOrList(p.groups)
+	p.connection = cr.str(fConnection, p.connection)
+	p.requestSeq = cr.delta(p.requestSeq)
+	p.resultSeq = cr.delta(p.resultSeq)
+	p.reviewID = cr.str(fReviewID, p.reviewID)
+	p.ord = cr.uvarint()
+	*v = *p
+}
+
+// nextV1 decodes a statement of a version 1 chunk.
+func (cr *chunkReader) nextV1(v *stmtView) {
 	v.id = cr.bytes()
 	v.seq = cr.varint()
 	v.text = cr.bytes()
@@ -241,10 +370,46 @@ func (cr *chunkReader) next(v *stmtView) bool {
 	v.resultSeq = cr.uvarint()
 	v.reviewID = cr.bytes()
 	v.ord = cr.uvarint()
-	if v.class > 0xffff {
+}
+
+// str reads string field f written against prev: the prefix of prev it
+// shares, then the rest. A value that is neither all prefix nor all rest is
+// rebuilt in the field's spare buffer, which no view holds: the values
+// since the field's last rebuild are the blob's or the other buffer's.
+func (cr *chunkReader) str(f int, prev []byte) []byte {
+	p := cr.uvarint()
+	if p > uint64(len(prev)) {
 		cr.fail()
+		return nil
 	}
-	return cr.err == nil
+	rest := cr.bytes()
+	switch {
+	case len(rest) == 0:
+		return prev[:p:p]
+	case p == 0:
+		return rest
+	}
+	b := &cr.bufs[f]
+	b[1] = append(append(b[1][:0], prev[:p]...), rest...)
+	b[0], b[1] = b[1], b[0]
+	return b[0][:len(b[0]):len(b[0])]
+}
+
+// delta reads a value written as its difference from prev.
+func (cr *chunkReader) delta(prev uint64) uint64 {
+	return prev + uint64(cr.varint())
+}
+
+// sameOrList reads a list written against prev: prev again, or a list.
+func (cr *chunkReader) sameOrList(prev []byte) []byte {
+	switch b := cr.uvarint(); b {
+	case 0:
+		return prev
+	case 1:
+		return cr.list()
+	}
+	cr.fail()
+	return nil
 }
 
 func (cr *chunkReader) fail() {
