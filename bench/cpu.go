@@ -30,6 +30,27 @@ func processCPU(pid int) (user, sys time.Duration) {
 	return time.Duration(u) * clockTick, time.Duration(k) * clockTick
 }
 
+// processWrites returns the bytes pid has caused to be written to storage
+// (write_bytes of /proc/PID/io: the journal's and the state store's file
+// writes, counted as they dirty the page cache), or 0 for pid 0 or when
+// /proc cannot tell.
+func processWrites(pid int) int64 {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "write_bytes: "); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
 // statFields returns the fields of a /proc/PID/stat line after the command
 // name, which is in parentheses and may hold spaces: the state (field 3 of
 // the line) first.

@@ -357,6 +357,9 @@ type result struct {
 	// in the kernel on the gateway's behalf (its system calls: the
 	// sockets' TCP work, the journal's writes).
 	gatewayCPU, gatewayKernel, machineCPU time.Duration
+	// gatewayWrites is the bytes per transaction the gateway wrote to
+	// storage: the audit trail's cost on the disk.
+	gatewayWrites float64
 }
 
 // row is a report line: the result and its ratio to direct.
@@ -366,12 +369,12 @@ func (r result) row(name, workload string, clients int, direct result) string {
 		ratio = fmt.Sprintf("%.0f%%", 100*r.tps/direct.tps)
 		added = (r.p50 - direct.p50).String()
 	}
-	gw, kernel := "", ""
+	gw, kernel, writes := "", "", ""
 	if r.gatewayCPU > 0 {
-		gw, kernel = micros(r.gatewayCPU), micros(r.gatewayKernel)
+		gw, kernel, writes = micros(r.gatewayCPU), micros(r.gatewayKernel), fmt.Sprintf("%.0f B", r.gatewayWrites)
 	}
-	return fmt.Sprintf("| %s | %d | %s | %.0f | %s | %s | %s | %s | %s | %s | %s |", workload, clients, name, r.tps, ratio,
-		r.p50, r.p99, added, micros(r.machineCPU), gw, kernel)
+	return fmt.Sprintf("| %s | %d | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |", workload, clients, name, r.tps, ratio,
+		r.p50, r.p99, added, micros(r.machineCPU), gw, kernel, writes)
 }
 
 // micros formats d in microseconds with one decimal.
@@ -392,6 +395,7 @@ func (t target) bench(work string, w workload, clients int, d time.Duration) (re
 	args := append(slices.Clone(w.args), "-n", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 2)),
 		"-T", strconv.Itoa(int(d.Seconds())), "-l", "--log-prefix=tx")
 	user0, sys0 := processCPU(t.pid)
+	writes0 := processWrites(t.pid)
 	machine0 := machineCPU()
 	out, err := t.pgbench(dir, args...)
 	if err != nil {
@@ -399,6 +403,7 @@ func (t target) bench(work string, w workload, clients int, d time.Duration) (re
 	}
 	user, sys := processCPU(t.pid)
 	user, sys = user-user0, sys-sys0
+	writes := processWrites(t.pid) - writes0
 	machine := machineCPU() - machine0
 	var r result
 	for _, line := range strings.Split(string(out), "\n") {
@@ -415,6 +420,7 @@ func (t target) bench(work string, w workload, clients int, d time.Duration) (re
 		if t.pid != 0 {
 			r.gatewayCPU = time.Duration(float64(user+sys) / txs)
 			r.gatewayKernel = time.Duration(float64(sys) / txs)
+			r.gatewayWrites = float64(writes) / txs
 		}
 	}
 	lat, err := readLatencies(dir)

@@ -29,8 +29,8 @@ func (r *report) print(o options) {
 	}
 	fmt.Printf("Command: make bench (go run ./bench -T %s -clients %s -s %d -connects %d -idle %d -big %d%s)\n\n",
 		o.duration, o.clients, o.scale, o.connects, o.idle, o.bigMB, pinned)
-	fmt.Println("| workload | clients | target | TPS | of direct | latency p50 | p99 | added p50 | machine CPU/tx | gateway CPU/tx | of which kernel |")
-	fmt.Println("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| workload | clients | target | TPS | of direct | latency p50 | p99 | added p50 | machine CPU/tx | gateway CPU/tx | of which kernel | gateway disk writes/tx |")
+	fmt.Println("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, row := range r.rows {
 		fmt.Println(row)
 	}

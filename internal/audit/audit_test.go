@@ -43,7 +43,10 @@ func count(t *testing.T, st store.Store, sess string) int {
 	return len(stmts)
 }
 
-func TestCatchUpAndReindex(t *testing.T) {
+// openStores opens a state store and a journal in a new directory, which
+// the test closes at its end, and returns the journal's directory.
+func openStores(t *testing.T) (*sqlite.DB, *journal.Journal, string) {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	jdir := filepath.Join(dir, "journal")
@@ -51,11 +54,18 @@ func TestCatchUpAndReindex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	j, err := journal.Open(ctx, journal.Options{Dir: jdir})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { j.Close() })
+	return st, j, jdir
+}
+
+func TestCatchUpAndReindex(t *testing.T) {
+	ctx := context.Background()
+	st, j, jdir := openStores(t)
 	ix := store.NewIndexer(st, nil, 0)
 	ix.Start()
 	session(t, audit.NewTrail(j, ix, nil), "s1", 3)
@@ -130,18 +140,7 @@ func (discard) ApplyIndex(context.Context, *store.IndexBatch) error { return nil
 // catch-up starts after the request, and reads it from the journal.
 func TestCatchUpJoinsEarlierRequests(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	jdir := filepath.Join(dir, "journal")
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	j, err := journal.Open(ctx, journal.Options{Dir: jdir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	st, j, jdir := openStores(t)
 	ix := store.NewIndexer(st, nil, 0)
 	ix.Start()
 	trail := audit.NewTrail(j, ix, nil)

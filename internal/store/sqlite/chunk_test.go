@@ -62,6 +62,28 @@ func pgbenchRecords(n int) []*sluice.StatementRecord {
 	return out
 }
 
+// checkChunk reads blob and checks that it holds want, in order, the i-th
+// at position step*i, and nothing after.
+func checkChunk(t *testing.T, blob []byte, want []*sluice.StatementRecord, step int) {
+	t.Helper()
+	cr, err := newChunkReader(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v stmtView
+	for i := range want {
+		if !cr.next(&v) {
+			t.Fatalf("statement %d: the chunk ended early: %v", i, cr.err)
+		}
+		if got := v.record(want[i].SessionID); !reflect.DeepEqual(got, want[i]) || v.ord != uint64(step*i) {
+			t.Fatalf("statement %d at %d = %+v, want %+v at %d", i, v.ord, got, want[i], step*i)
+		}
+	}
+	if cr.next(&v) || cr.err != nil {
+		t.Errorf("after the last statement: next true or error %v", cr.err)
+	}
+}
+
 // TestChunkOfASessionIsSmall checks what writing each statement against the
 // one before saves: a statement of pgbench -S, 197 bytes written whole
 // (chunk version 1), takes under a quarter of that, and reads back as it
@@ -76,19 +98,7 @@ func TestChunkOfASessionIsSmall(t *testing.T) {
 	if perStatement > 48 {
 		t.Errorf("%d bytes per statement, want at most 48", perStatement)
 	}
-	cr, err := newChunkReader(c.data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v stmtView
-	for i := range want {
-		if !cr.next(&v) {
-			t.Fatalf("statement %d: the chunk ended early: %v", i, cr.err)
-		}
-		if got := v.record(want[i].SessionID); !reflect.DeepEqual(got, want[i]) {
-			t.Fatalf("statement %d = %+v, want %+v", i, got, want[i])
-		}
-	}
+	checkChunk(t, c.data, want, 1)
 	t.Logf("%d bytes per statement", perStatement)
 }
 
@@ -104,22 +114,7 @@ func TestChunkVersion1StillReads(t *testing.T) {
 	if err != nil || blob[0] != chunkVersion1 {
 		t.Fatalf("testdata: %v, version %d", err, blob[0])
 	}
-	cr, err := newChunkReader(blob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v stmtView
-	for i, want := range chunkRecords()[:3] {
-		if !cr.next(&v) {
-			t.Fatalf("statement %d: the chunk ended early: %v", i, cr.err)
-		}
-		if got := v.record("s1"); !reflect.DeepEqual(got, want) || v.ord != uint64(i*3) {
-			t.Errorf("statement %d at %d = %+v, want %+v", i, v.ord, got, want)
-		}
-	}
-	if cr.next(&v) || cr.err != nil {
-		t.Errorf("after the last statement: next true or error %v", cr.err)
-	}
+	checkChunk(t, blob, chunkRecords()[:3], 3)
 }
 
 // TestChunkRoundTrip encodes statements into a chunk and reads every one
@@ -146,25 +141,7 @@ func TestChunkRoundTrip(t *testing.T) {
 	if len(c.reviews) != 2 || c.reviews[0] != "rv-1" || c.reviews[1] != "rv-1" {
 		t.Errorf("chunk reviews = %q", c.reviews)
 	}
-	cr, err := newChunkReader(c.data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v stmtView
-	for i := range want {
-		if !cr.next(&v) {
-			t.Fatalf("statement %d: the chunk ended early: %v", i, cr.err)
-		}
-		if got := v.record("s1"); !reflect.DeepEqual(got, want[i]) {
-			t.Errorf("statement %d = %+v, want %+v", i, got, want[i])
-		}
-		if v.ord != uint64(i*3) {
-			t.Errorf("statement %d: position %d, want %d", i, v.ord, i*3)
-		}
-	}
-	if cr.next(&v) || cr.err != nil {
-		t.Errorf("after the last statement: next true or error %v", cr.err)
-	}
+	checkChunk(t, c.data, want, 3)
 }
 
 // TestChunkRefusesWhatItCannotHold checks the limits the columns of the
