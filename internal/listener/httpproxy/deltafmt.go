@@ -37,7 +37,7 @@ type delta struct {
 // texts in more than one place is not a delta here: it is masked on its
 // own.
 func parseDelta(data []byte) (*delta, bool) {
-	for _, parse := range []func([]byte) (*delta, bool){claudeDelta, responsesDelta, chatDelta, geminiDelta} {
+	for _, parse := range []func([]byte) (*delta, bool){claudeDelta, responsesDelta, chatDelta, completionDelta, geminiDelta} {
 		if d, ok := parse(data); ok {
 			return d, true
 		}
@@ -143,6 +143,17 @@ func chatPlaces(dl map[string]json.RawMessage) []place {
 			places = append(places, place{family: f.family, path: []any{f.name}, text: t})
 		}
 	}
+	for i, raw := range array(dl["content"]) {
+		// Content as a list of parts (Mistral): its text parts.
+		if el := object(raw); str(el["type"]) == "text" {
+			if t := str(el["text"]); t != "" {
+				places = append(places, place{family: "content", path: []any{"content", i, "text"}, text: t})
+			}
+		}
+	}
+	if t := str(object(dl["audio"])["transcript"]); t != "" {
+		places = append(places, place{family: "audio", path: []any{"audio", "transcript"}, text: t})
+	}
 	for i, raw := range array(dl["reasoning_details"]) {
 		// Reasoning text, or an OpenAI model's reasoning summary.
 		for _, k := range []string{"text", "summary"} {
@@ -230,10 +241,19 @@ func chatDelta(data []byte) (*delta, bool) {
 // says what it is (its type, index, format) and the text.
 func aloneField(dl map[string]json.RawMessage, p place, t string) (string, any) {
 	key := p.path[0].(string)
+	if len(p.path) == 1 {
+		return key, t
+	}
 	switch key {
 	case "function_call":
 		return key, map[string]string{"arguments": t}
-	case "reasoning_details", "tool_calls":
+	case "audio":
+		kept := map[string]any{"transcript": t}
+		if id, ok := object(dl[key])["id"]; ok {
+			kept["id"] = id
+		}
+		return key, kept
+	case "content", "reasoning_details", "tool_calls":
 		el := object(array(dl[key])[p.path[1].(int)])
 		kept := map[string]any{}
 		for _, k := range []string{"type", "index", "format"} {
@@ -248,7 +268,36 @@ func aloneField(dl map[string]json.RawMessage, p place, t string) (string, any) 
 		}
 		return key, []any{kept}
 	}
-	return key, t
+	return key, t // chatPlaces makes no other place
+}
+
+// completionDelta parses a chunk of OpenAI's legacy Completions API (and
+// the servers that still offer it), whose one choice carries text.
+func completionDelta(data []byte) (*delta, bool) {
+	if !bytes.Contains(data, []byte(`"choices"`)) || !bytes.Contains(data, []byte(`"text"`)) {
+		return nil, false
+	}
+	doc, ch, ok := single(data, "choices")
+	if _, chat := ch["delta"]; !ok || chat || !isString(ch["text"]) || str(ch["text"]) == "" {
+		return nil, false
+	}
+	index, ok := ch["index"]
+	if !ok {
+		index = json.RawMessage("0")
+	}
+	stream := "completion/" + string(index)
+	d := &delta{stream: stream, group: stream, text: str(ch["text"]), final: str(ch["finish_reason"]) != ""}
+	d.with = func(t string) ([]byte, error) { return setString(data, []any{"choices", 0, "text"}, t) }
+	d.alone = func(t string) ([]byte, error) {
+		out := map[string]any{"choices": []any{map[string]any{"index": index, "text": t, "logprobs": nil, "finish_reason": nil}}}
+		for _, k := range chatIdentity {
+			if v, ok := doc[k]; ok {
+				out[k] = v
+			}
+		}
+		return json.Marshal(out)
+	}
+	return d, true
 }
 
 // geminiDelta parses a Gemini streamGenerateContent chunk whose one
@@ -337,7 +386,18 @@ func quiet(ev, data []byte) bool {
 			return false
 		}
 		for k, v := range object(ch["delta"]) {
-			if !quietDelta[k] || k != "role" && str(v) != "" {
+			switch {
+			case k == "audio":
+				// Audio without its transcript: the transcript held
+				// may wait past it.
+				if str(object(v)["transcript"]) != "" {
+					return false
+				}
+			case k == "content" && isArray(v):
+				if len(array(v)) > 0 {
+					return false // parts, which may be other than text
+				}
+			case !quietDelta[k] || k != "role" && str(v) != "":
 				return false
 			}
 		}

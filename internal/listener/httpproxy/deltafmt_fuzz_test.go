@@ -19,6 +19,9 @@ func FuzzParseDelta(f *testing.F) {
 		`{"type":"response.output_text.delta","item_id":"m","output_index":0,"content_index":0,"delta":"x","logprobs":[]}`,
 		`{"candidates":[{"content":{"parts":[{"text":"a"},{"functionCall":{}}],"role":"model"},"index":0,"finishReason":"STOP"}],"modelVersion":"g"}`,
 		`{"choices":[{"index":0,"delta":{"content":"a","reasoning":"b"}}]}`,
+		`{"choices":[{"index":0,"delta":{"content":[{"type":"text","text":"a"},{"type":"image_url"}]},"finish_reason":null}]}`,
+		`{"choices":[{"index":0,"delta":{"audio":{"id":"a1","data":"UklG","transcript":"hi"}},"finish_reason":null}]}`,
+		`{"id":"cmpl-1","object":"text_completion","choices":[{"text":"ab","index":0,"logprobs":null,"finish_reason":null}],"model":"m"}`,
 		`[1,2]`,
 	} {
 		f.Add([]byte(s), "new text")

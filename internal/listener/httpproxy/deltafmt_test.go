@@ -633,3 +633,105 @@ func TestLogprobsDroppedWhileMasking(t *testing.T) {
 		t.Errorf("want the settings kept and the lists emptied:\n%s\n%s", sse, body)
 	}
 }
+
+// streamedText accumulates, from each event's data, the strings at path
+// (keys, and "*" for every element of a list) as a client of that format
+// does, and counts the events it read.
+func streamedText(t *testing.T, body string, path ...string) (string, int) {
+	t.Helper()
+	var out strings.Builder
+	n := 0
+	var walk func(v any, path []string)
+	walk = func(v any, path []string) {
+		if len(path) == 0 {
+			if s, ok := v.(string); ok {
+				out.WriteString(s)
+			}
+			return
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			walk(x[path[0]], path[1:])
+		case []any:
+			if path[0] == "*" {
+				for _, el := range x {
+					walk(el, path[1:])
+				}
+			}
+		}
+	}
+	for _, ev := range readEvents(body) {
+		if ev.data == "[DONE]" {
+			continue
+		}
+		var doc any
+		if err := json.Unmarshal([]byte(ev.data), &doc); err != nil {
+			t.Fatalf("event %q is not JSON: %v", ev.data, err)
+		}
+		n++
+		walk(doc, path)
+	}
+	return out.String(), n
+}
+
+// TestSSEOtherChatShapesMasked streams a token cut across chunks in the
+// shapes of Chat Completions text that are not a delta's content string:
+// content as a list of parts (Mistral), an audio answer's transcript with
+// audio between its pieces, and the legacy Completions API's text. Each
+// is held to whole lines: no piece reaches the agent, the text around it
+// arrives as it was sent, and every chunk is sent on.
+func TestSSEOtherChatShapesMasked(t *testing.T) {
+	pieces := []string{"the token is " + ghToken[:10], ghToken[10:25], ghToken[25:] + " ok\n", "done"}
+	want := strings.Join(pieces, "")
+	chunk := func(choice string) string {
+		return `data: {"id":"x-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[` + choice + `]}` + "\n\n"
+	}
+	for _, c := range []struct {
+		name, path string
+		event      func(i int, p string) []string // the chunks that carry piece i
+		finish     string
+		read       []string
+	}{
+		{"content parts", "/proxy/api/v1/chat/completions", func(_ int, p string) []string {
+			return []string{chunk(`{"index":0,"delta":{"content":[{"type":"text","text":` + jsonText(p) + `}]},"finish_reason":null}`)}
+		}, chunk(`{"index":0,"delta":{"content":""},"finish_reason":"stop"}`), []string{"choices", "*", "delta", "content", "*", "text"}},
+		{"audio transcript", "/proxy/api/v1/chat/completions", func(i int, p string) []string {
+			return []string{
+				chunk(`{"index":0,"delta":{"audio":{"id":"audio_1","transcript":` + jsonText(p) + `}},"finish_reason":null}`),
+				chunk(fmt.Sprintf(`{"index":0,"delta":{"audio":{"id":"audio_1","data":"UklGR%d"}},"finish_reason":null}`, i)),
+			}
+		}, chunk(`{"index":0,"delta":{"audio":{"id":"audio_1","expires_at":1}},"finish_reason":"stop"}`), []string{"choices", "*", "delta", "audio", "transcript"}},
+		{"legacy completions", "/proxy/api/v1/completions", func(_ int, p string) []string {
+			return []string{`data: {"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"text":` + jsonText(p) + `,"index":0,"logprobs":null,"finish_reason":null}]}` + "\n\n"}
+		}, `data: {"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"text":"","index":0,"logprobs":null,"finish_reason":"stop"}]}` + "\n\n",
+			[]string{"choices", "*", "text"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var events []string
+			for i, p := range pieces {
+				events = append(events, c.event(i, p)...)
+			}
+			events = append(events, c.finish, "data: [DONE]\n\n")
+			s := newSetup(t, sseServer(events), maskOptions())
+			st, _, body := s.do(t, "POST", c.path, `{"stream":true}`)
+			if st != 200 {
+				t.Fatalf("status %d: %s", st, body)
+			}
+			if p := leaked(body, ghToken[10:25], ghToken[25:], ghToken[:10]); p != "" {
+				t.Fatalf("the agent got %q: %s", p, body)
+			}
+			got, chunks := streamedText(t, body, c.read...)
+			if !strings.HasPrefix(got, "the token is [") || !strings.HasSuffix(got, "] ok\ndone") {
+				t.Errorf("the agent read %q from the model's %q", got, want)
+			}
+			// Every chunk is sent on, plus one that releases "done"
+			// before the finish.
+			if sent := len(events) - 1; chunks != sent+1 {
+				t.Errorf("%d chunks reached the agent, %d sent and one released:\n%s", chunks, sent, body)
+			}
+			if strings.Contains(body, "audio_1") && strings.Count(body, `"data":"UklGR`) != len(pieces) {
+				t.Errorf("the audio chunks did not all arrive: %s", body)
+			}
+		})
+	}
+}

@@ -87,7 +87,7 @@ func FuzzDeltaUnits(f *testing.F) {
 		for steps := 0; len(in) > 0 && steps < 200; steps++ {
 			op, arg := next(), next()
 			var ev string
-			switch op % 11 {
+			switch op % 14 {
 			case 0:
 				ev = fmt.Sprintf("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":%d,\"delta\":{\"type\":\"text_delta\",\"text\":%s}}\n\n",
 					arg%3, quote(text()))
@@ -127,6 +127,23 @@ func FuzzDeltaUnits(f *testing.F) {
 				ev = fmt.Sprintf("data: {\"id\":\"e%d\",\"choices\":[{\"index\":%d,\"delta\":{\"content\":%s},\"finish_reason\":\"length\"}]}\n\n", len(others), arg%20, quote(text()))
 			case 10:
 				ev = fmt.Sprintf("data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":%s}],\"role\":\"model\"},\"index\":0,\"finishReason\":\"STOP\"}]}\n\n", quote(text()))
+			case 11:
+				// Content as a list of parts (Mistral).
+				ev = fmt.Sprintf("data: {\"choices\":[{\"index\":%d,\"delta\":{\"content\":[{\"type\":\"text\",\"text\":%s}]}}]}\n\n", arg%2, quote(text()))
+			case 12:
+				// An audio answer: its transcript, or audio alone (quiet).
+				if arg&1 == 0 {
+					ev = fmt.Sprintf("data: {\"choices\":[{\"index\":0,\"delta\":{\"audio\":{\"id\":\"a\",\"transcript\":%s}}}]}\n\n", quote(text()))
+				} else {
+					ev = "data: {\"choices\":[{\"index\":0,\"delta\":{\"audio\":{\"id\":\"a\",\"data\":\"UklG\"}}}]}\n\n"
+				}
+			case 13:
+				// The legacy Completions API, sometimes with its finish.
+				fr := "null"
+				if arg&1 == 1 {
+					fr = `"stop"`
+				}
+				ev = fmt.Sprintf("data: {\"object\":\"text_completion\",\"choices\":[{\"text\":%s,\"index\":%d,\"finish_reason\":%s}]}\n\n", quote(text()), arg>>4%2, fr)
 			}
 			data := eventData([]byte(ev))
 			if d, ok := parseDelta(data); ok {
