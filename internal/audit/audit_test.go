@@ -178,3 +178,44 @@ func TestCatchUpJoinsEarlierRequests(t *testing.T) {
 		t.Errorf("indexed as %+v, want the request's text, subject and position %d", r, reqEv.Seq)
 	}
 }
+
+// TestResultAfterSessionEndKeepsItsRequest indexes a result journaled after
+// its session's end, as the HTTP proxy's Close writes them (it ends every
+// session while their last requests finish): the live index gives the
+// statement its request's text and requester, though the result only
+// names the request.
+func TestResultAfterSessionEndKeepsItsRequest(t *testing.T) {
+	ctx := context.Background()
+	st, j, jdir := openStores(t)
+	ix := store.NewIndexer(st, nil, 0)
+	ix.Start()
+	trail := audit.NewTrail(j, ix, nil)
+	now := time.Now().UTC()
+	record := func(ev *sluice.Event) {
+		if err := trail.Record(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record(&sluice.Event{Time: now, Type: sluice.EventSessionStart, Session: "h", Identity: &sluice.Identity{Subject: "bot"}, Connection: "api"})
+	req := &sluice.Request{ID: "h/1", SessionID: "h", Seq: 1, Kind: sluice.KindHTTP, Text: "POST /v1/chat/completions", Time: now, Subject: "bot", Connection: "api"}
+	reqEv := &sluice.Event{Time: now, Type: sluice.EventRequest, Session: "h", Request: req, Decision: &sluice.Decision{Action: sluice.ActionAllow}}
+	record(reqEv)
+	record(&sluice.Event{Time: now, Type: sluice.EventSessionEnd, Session: "h", Reason: sluice.EndShutdown})
+	// What Session.Done writes for it (resultEvent).
+	record(&sluice.Event{Time: now, Type: sluice.EventResult, Session: "h", RequestRef: req.ID, RequestSeq: reqEv.Seq,
+		Result: &sluice.Result{Status: sluice.StatusOK, Rows: 1}})
+	if err := ix.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := audit.CatchUp(ctx, jdir, st, ix); err != nil {
+		t.Fatal(err)
+	}
+	ix.Close()
+	stmts, err := st.SearchStatements(ctx, store.StatementFilter{Session: "h", Limit: 10})
+	if err != nil || len(stmts) != 1 {
+		t.Fatalf("statements: %v, %v", stmts, err)
+	}
+	if r := stmts[0]; r.Text != req.Text || r.Subject != "bot" || r.Connection != "api" {
+		t.Errorf("live index (after catch-up): text %q, subject %q, connection %q; want the request's", r.Text, r.Subject, r.Connection)
+	}
+}

@@ -191,8 +191,12 @@ func buildTimeline(sess *sluice.Session, events []*sluice.Event) *timeline {
 	for _, ev := range events {
 		var id string
 		switch ev.Type {
-		case sluice.EventRequest, sluice.EventDecision, sluice.EventResult:
+		case sluice.EventResult:
 			id = ev.RequestID()
+		case sluice.EventRequest, sluice.EventDecision:
+			if ev.Request != nil {
+				id = ev.Request.ID
+			}
 		case sluice.EventReview:
 			if ev.Review != nil {
 				id = ev.Review.Request.ID

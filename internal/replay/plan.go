@@ -32,8 +32,8 @@ func plan(events []*sluice.Event) []*step {
 	byID := map[string]*step{}
 	parents := map[string]bool{}
 	for _, ev := range events {
-		if ev.RequestID() == "" {
-			continue
+		if ev.RequestID() == "" || ev.Type != sluice.EventResult && ev.Request == nil {
+			continue // only a result may name its request without holding it
 		}
 		switch ev.Type {
 		case sluice.EventRequest:

@@ -100,3 +100,16 @@ func TestReportPrint(t *testing.T) {
 		t.Errorf("report:\n%s\nwant:\n%s", b.Bytes(), want)
 	}
 }
+
+// TestPlanSkipsRecordsWithoutTheirRequest plans a damaged or hand-made
+// journal whose request or decision record names a request (request_id)
+// without holding it: only a result may do that, so the record is skipped
+// rather than read.
+func TestPlanSkipsRecordsWithoutTheirRequest(t *testing.T) {
+	for _, typ := range []sluice.EventType{sluice.EventRequest, sluice.EventDecision} {
+		steps := plan([]*sluice.Event{{Seq: 1, Type: typ, Session: "s", RequestRef: "s/1", Decision: &sluice.Decision{Action: sluice.ActionDeny}}})
+		if len(steps) != 0 {
+			t.Errorf("%s record without its request planned as %d steps", typ, len(steps))
+		}
+	}
+}

@@ -269,7 +269,17 @@ func (ix *Indexer) applyOne(b *IndexBatch) error {
 // made and dropped again for nearly each of them.
 type Pending struct {
 	reqs map[pendingKey]pendingRequest
+	// ended and endedBefore keep the requests of sessions that ended
+	// before their results came (a front door that closes its sessions
+	// while their last requests finish): a result names its request and
+	// needs its record. When ended grows past maxEnded it becomes
+	// endedBefore, and what endedBefore held is forgotten.
+	ended, endedBefore map[pendingKey]pendingRequest
 }
+
+// maxEnded bounds the requests Pending keeps for sessions that ended, to
+// between maxEnded and twice as many.
+const maxEnded = 4096
 
 // pendingKey names a request within its session.
 type pendingKey struct{ session, id string }
@@ -283,7 +293,8 @@ type pendingRequest struct {
 	review   string        // the review that held it
 }
 
-// Len returns the number of requests waiting for their results.
+// Len returns the number of requests of open sessions waiting for their
+// results.
 func (p *Pending) Len() int { return len(p.reqs) }
 
 // NewIndexBatch turns events, in journal order, into one index update. It
@@ -306,8 +317,8 @@ func (p *Pending) Len() int { return len(p.reqs) }
 // Statements name the requester (Subject, Groups, Connection) as the request
 // does. The batch's Seq is the largest Seq among events, whether or not they
 // produced a row. pending carries allowed requests across calls; pass the
-// same one to consecutive calls. A session's end drops its requests still
-// pending. A result whose request was not seen (a rebuild that starts after
+// same one to consecutive calls. A session's end sets its requests still
+// pending aside, for results that come after it (a bounded number). A result whose request was not seen (a rebuild that starts after
 // it, or a nil pending) gets no rule, and only what the result says of its
 // request: the request as journal.Requests joined it, or its ID.
 func NewIndexBatch(events []*sluice.Event, pending *Pending) *IndexBatch {
@@ -411,24 +422,35 @@ func (p *Pending) take(session, id string) (pendingRequest, bool) {
 		return pendingRequest{}, false
 	}
 	k := pendingKey{session, id}
-	r, ok := p.reqs[k]
-	if ok {
-		delete(p.reqs, k)
+	for _, m := range []map[pendingKey]pendingRequest{p.reqs, p.ended, p.endedBefore} {
+		if r, ok := m[k]; ok {
+			delete(m, k)
+			return r, true
+		}
 	}
-	return r, ok
+	return pendingRequest{}, false
 }
 
-// dropSession forgets the pending requests of a session that ended. It
-// walks every pending request, which are few: those whose results are
-// still on their way and those held for review.
+// dropSession sets aside the pending requests of a session that ended,
+// for results that come after the end, within maxEnded. It walks every
+// pending request, which are few: those whose results are still on their
+// way and those held for review.
 func (p *Pending) dropSession(session string) {
 	if p == nil {
 		return
 	}
-	for k := range p.reqs {
-		if k.session == session {
-			delete(p.reqs, k)
+	for k, r := range p.reqs {
+		if k.session != session {
+			continue
 		}
+		delete(p.reqs, k)
+		if len(p.ended) >= maxEnded {
+			p.endedBefore, p.ended = p.ended, nil
+		}
+		if p.ended == nil {
+			p.ended = make(map[pendingKey]pendingRequest)
+		}
+		p.ended[k] = r
 	}
 }
 

@@ -237,6 +237,24 @@ func TestNewIndexBatchEndDropsPending(t *testing.T) {
 	if r := got.Statements[0]; r.ID != "s2/1" || r.RequestSeq != b.Seq {
 		t.Errorf("s2's result = %s, want request seq %d", show(r), b.Seq)
 	}
+	// A result that comes after its session's end (a front door that
+	// closes sessions while their last requests finish) still finds its
+	// request, within a bound.
+	got = store.NewIndexBatch([]*sluice.Event{j.result(c, 2)}, &pending)
+	if r := got.Statements[0]; r.Text != "select 2" || r.Subject != "bot" || r.RequestSeq != c.Seq || r.Rule != "p/0" {
+		t.Errorf("the result after s1's end = %s", show(r))
+	}
+	var first *sluice.Event
+	for i := range 3 * 4096 {
+		req := j.request(fmt.Sprintf("x%d", i), 1, "select x", allow)
+		if i == 0 {
+			first = req
+		}
+		store.NewIndexBatch([]*sluice.Event{req, j.end(req.Session)}, &pending)
+	}
+	if r := store.NewIndexBatch([]*sluice.Event{j.result(first, 0)}, &pending).Statements[0]; r.Text != "" || r.RequestSeq != first.Seq {
+		t.Errorf("the oldest ended session's request is still kept: %s", show(r))
+	}
 }
 
 // openStore opens a new SQLite store that the test closes at its end.

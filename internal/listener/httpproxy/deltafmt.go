@@ -128,6 +128,9 @@ type place struct {
 	path   []any
 	text   string
 	call   string // the tool or function call's id or name, if given
+	// clear are the places of the same text's later pieces (content
+	// parts), emptied when the text is rewritten at path.
+	clear [][]any
 }
 
 // maxPlaces is the most places a chunk may carry the same text in and be
@@ -143,13 +146,23 @@ func chatPlaces(dl map[string]json.RawMessage) []place {
 			places = append(places, place{family: f.family, path: []any{f.name}, text: t})
 		}
 	}
+	// Content as a list of parts (Mistral): its text parts, read one after
+	// another, are one text, which the first carries when rewritten.
+	var parts *place
 	for i, raw := range array(dl["content"]) {
-		// Content as a list of parts (Mistral): its text parts.
-		if el := object(raw); str(el["type"]) == "text" {
-			if t := str(el["text"]); t != "" {
-				places = append(places, place{family: "content", path: []any{"content", i, "text"}, text: t})
+		el := object(raw)
+		if t := str(el["text"]); str(el["type"]) == "text" && t != "" {
+			path := []any{"content", i, "text"}
+			if parts == nil {
+				parts = &place{family: "content", path: path}
+			} else {
+				parts.clear = append(parts.clear, path)
 			}
+			parts.text += t
 		}
+	}
+	if parts != nil {
+		places = append(places, *parts)
 	}
 	if t := str(object(dl["audio"])["transcript"]); t != "" {
 		places = append(places, place{family: "audio", path: []any{"audio", "transcript"}, text: t})
@@ -213,6 +226,11 @@ func chatDelta(data []byte) (*delta, bool) {
 			var err error
 			if out, err = setString(out, append([]any{"choices", 0, "delta"}, p.path...), t); err != nil {
 				return nil, err
+			}
+			for _, c := range p.clear {
+				if out, err = setString(out, append([]any{"choices", 0, "delta"}, c...), ""); err != nil {
+					return nil, err
+				}
 			}
 		}
 		return out, nil
@@ -382,8 +400,8 @@ func quiet(ev, data []byte) bool {
 	}
 	for _, raw := range array(choices) {
 		ch := object(raw)
-		if str(ch["finish_reason"]) != "" {
-			return false
+		if str(ch["finish_reason"]) != "" || str(ch["text"]) != "" {
+			return false // a finish, or a legacy Completions choice's text
 		}
 		for k, v := range object(ch["delta"]) {
 			switch {
@@ -403,6 +421,64 @@ func quiet(ev, data []byte) bool {
 		}
 	}
 	return true
+}
+
+// splitChoices returns, for a Chat Completions or legacy Completions chunk
+// with more than one choice (n > 1), one chunk per choice, each with the
+// chunk's other members (usage with the last only), so that each choice's
+// text is held on its own; nil for any other event.
+func splitChoices(data []byte) [][]byte {
+	if !bytes.Contains(data, []byte(`"choices"`)) {
+		return nil
+	}
+	doc := object(data)
+	choices := array(doc["choices"])
+	if len(choices) < 2 {
+		return nil
+	}
+	usage, hasUsage := doc["usage"]
+	delete(doc, "usage")
+	parts := make([][]byte, 0, len(choices))
+	for i, ch := range choices {
+		doc["choices"] = json.RawMessage("[" + string(ch) + "]")
+		if hasUsage && i == len(choices)-1 {
+			doc["usage"] = usage
+		}
+		part, err := json.Marshal(doc)
+		if err != nil {
+			return nil // not JSON to split: the event goes as it is
+		}
+		parts = append(parts, part)
+	}
+	return parts
+}
+
+// finishing returns the group of an event that does nothing but finish
+// one choice: a Chat Completions or legacy Completions chunk with one
+// choice, no text, no usage and a finish reason. It ends that choice's
+// streams and leaves the other choices' (n > 1) held.
+func finishing(data []byte) (string, bool) {
+	if !bytes.Contains(data, []byte(`"finish_reason"`)) {
+		return "", false
+	}
+	doc, ch, ok := single(data, "choices")
+	if !ok || str(ch["finish_reason"]) == "" || len(doc["usage"]) > 0 && string(doc["usage"]) != "null" {
+		return "", false
+	}
+	index, ok := ch["index"]
+	if !ok {
+		index = json.RawMessage("0")
+	}
+	if dl, chat := ch["delta"]; chat {
+		if len(chatPlaces(object(dl))) > 0 {
+			return "", false
+		}
+		return "chat/" + string(index), true
+	}
+	if _, legacy := ch["text"]; !legacy || str(ch["text"]) != "" {
+		return "", false
+	}
+	return "completion/" + string(index), true
 }
 
 // single returns data as an object and the one element of its list at

@@ -735,3 +735,65 @@ func TestSSEOtherChatShapesMasked(t *testing.T) {
 		})
 	}
 }
+
+// TestSSEChoicesAndPartsMasked streams a token cut across chunks of
+// several choices (n > 1) and across content parts: a chunk with two
+// choices is held one choice at a time, one choice's finish leaves the
+// other's unfinished line held, and the text parts of one chunk are one
+// text, read one after another. No piece reaches the agent, and each
+// choice's text arrives whole and in order.
+func TestSSEChoicesAndPartsMasked(t *testing.T) {
+	legacy := func(choices string) string {
+		return `data: {"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[` + choices + `]}` + "\n\n"
+	}
+	chat := func(choices string) string {
+		return `data: {"id":"x-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[` + choices + `]}` + "\n\n"
+	}
+	text := func(i int, s, finish string) string {
+		return fmt.Sprintf(`{"text":%s,"index":%d,"logprobs":null,"finish_reason":%s}`, jsonText(s), i, finish)
+	}
+	for _, c := range []struct {
+		name, path string
+		events     []string
+		read       []string
+		want       string // the text read, masked, of every choice in turn
+	}{
+		{"legacy, two choices in a chunk", "/proxy/api/v1/completions", []string{
+			legacy(text(0, "the token is "+ghToken[:15], "null")),
+			legacy(text(0, ghToken[15:]+" ok\n", "null") + "," + text(1, "b", "null")),
+			legacy(text(0, "", `"stop"`)), legacy(text(1, "", `"stop"`)),
+		}, []string{"choices", "*", "text"}, "the token is [github_token] ok\nb"},
+		{"legacy, the other choice finishes", "/proxy/api/v1/completions", []string{
+			legacy(text(1, "the token is "+ghToken[:15], "null")),
+			legacy(text(0, "", `"length"`)),
+			legacy(text(1, ghToken[15:]+" ok\n", "null")),
+			legacy(text(1, "", `"stop"`)),
+		}, []string{"choices", "*", "text"}, "the token is [github_token] ok\n"},
+		{"chat, the other choice finishes", "/proxy/api/v1/chat/completions", []string{
+			chat(`{"index":1,"delta":{"content":"the token is ` + ghToken[:15] + `"},"finish_reason":null}`),
+			chat(`{"index":0,"delta":{},"finish_reason":"stop"}`),
+			chat(`{"index":1,"delta":{"content":"` + ghToken[15:] + ` ok\n"},"finish_reason":null}`),
+			chat(`{"index":1,"delta":{},"finish_reason":"stop"}`),
+		}, []string{"choices", "*", "delta", "content"}, "the token is [github_token] ok\n"},
+		{"chat, two text parts", "/proxy/api/v1/chat/completions", []string{
+			chat(`{"index":0,"delta":{"content":[{"type":"text","text":"the token is ` + ghToken[:15] + `"}]},"finish_reason":null}`),
+			chat(`{"index":0,"delta":{"content":[{"type":"text","text":"` + ghToken[15:] + `"},{"type":"text","text":" ok\n"}]},"finish_reason":null}`),
+			chat(`{"index":0,"delta":{"content":[{"type":"text","text":"ab"},{"type":"text","text":"ab"}]},"finish_reason":null}`),
+			chat(`{"index":0,"delta":{"content":""},"finish_reason":"stop"}`),
+		}, []string{"choices", "*", "delta", "content", "*", "text"}, "the token is [github_token] ok\nabab"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSetup(t, sseServer(append(c.events, "data: [DONE]\n\n")), maskOptions())
+			st, _, body := s.do(t, "POST", c.path, `{"stream":true}`)
+			if st != 200 {
+				t.Fatalf("status %d: %s", st, body)
+			}
+			if p := leaked(body, ghToken[:15], ghToken[15:]); p != "" {
+				t.Fatalf("the agent got %q: %s", p, body)
+			}
+			if got, _ := streamedText(t, body, c.read...); !strings.Contains(got, "[") || strings.ReplaceAll(got, got[strings.Index(got, "["):strings.Index(got, "]")+1], "[github_token]") != c.want {
+				t.Errorf("the agent read %q, want %q:\n%s", got, c.want, body)
+			}
+		})
+	}
+}

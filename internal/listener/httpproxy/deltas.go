@@ -97,13 +97,30 @@ func (st *stream) deltaCut(h *heldText) int {
 // deltaUnits returns the events to send in place of ev, whose data is
 // data: a text delta is cut after its stream's last whole line and the
 // rest held; it first releases what the other streams of its group hold.
-// Any other event but a quiet one (see quiet) first releases everything
-// held.
+// An event that finishes one choice first releases what that choice's
+// streams hold; any other event but a quiet one (see quiet) first releases
+// everything held.
 func (st *stream) deltaUnits(ev, data []byte) [][]byte {
+	if parts := splitChoices(data); parts != nil {
+		var out [][]byte
+		for _, part := range parts {
+			out = append(out, st.deltaUnits(withData(ev, part), part)...)
+		}
+		return out
+	}
 	p, ok := parseDelta(data)
 	if !ok {
 		if quiet(ev, data) {
 			return [][]byte{ev}
+		}
+		if group, ok := finishing(data); ok {
+			var out [][]byte
+			for _, h := range slices.Clone(st.held) {
+				if h.group == group {
+					out = append(out, st.release(h)...)
+				}
+			}
+			return append(out, ev)
 		}
 		return append(st.releaseHeld(), ev)
 	}
