@@ -436,6 +436,12 @@ func splitChoices(data []byte) [][]byte {
 	if len(choices) < 2 {
 		return nil
 	}
+	for _, ch := range choices {
+		c := object(ch)
+		if _, ok := c["index"]; !ok || c["delta"] == nil && c["text"] == nil {
+			return nil // not the choices of either API
+		}
+	}
 	usage, hasUsage := doc["usage"]
 	delete(doc, "usage")
 	parts := make([][]byte, 0, len(choices))

@@ -205,3 +205,28 @@ func TestChunkWithManyPlacesIsNoDelta(t *testing.T) {
 		t.Errorf("a chunk with reasoning in two places: %+v, %v", d, ok)
 	}
 }
+
+// TestSplitChoices splits a chunk of two choices into one per choice, the
+// usage on the last, and leaves alone what is not such a chunk.
+func TestSplitChoices(t *testing.T) {
+	parts := splitChoices([]byte(`{"id":"c","choices":[{"index":0,"delta":{"content":"a"}},{"index":1,"text":"b"}],"usage":{"total_tokens":3}}`))
+	if len(parts) != 2 {
+		t.Fatalf("%d parts", len(parts))
+	}
+	for i, want := range []string{"a", "b"} {
+		d, ok := parseDelta(parts[i])
+		if !ok || d.text != want || bytes.Contains(parts[i], []byte(`"usage"`)) != (i == 1) || !bytes.Contains(parts[i], []byte(`"id":"c"`)) {
+			t.Errorf("part %d: %s parses as %+v, %v", i, parts[i], d, ok)
+		}
+	}
+	for _, s := range []string{
+		`{"choices":[{"index":0,"delta":{"content":"a"}}]}`, // one choice
+		`{"choices":["a","b"]}`,                             // not choices of a chat or completion
+		`{"choices":[{"index":0,"delta":{}},{"label":"x"}]}`,
+		`{"type":"x","choices":[1,2]`,
+	} {
+		if parts := splitChoices([]byte(s)); parts != nil {
+			t.Errorf("%s split into %q", s, parts)
+		}
+	}
+}
