@@ -278,8 +278,10 @@ type Pending struct {
 }
 
 // maxEnded bounds the requests Pending keeps for sessions that ended, to
-// between maxEnded and twice as many.
-const maxEnded = 4096
+// between maxEnded and twice as many: results come after their session's
+// end only when a front door closes its sessions (at shutdown), and a
+// request holds up to its captured body (capture_bytes).
+const maxEnded = 512
 
 // pendingKey names a request within its session.
 type pendingKey struct{ session, id string }

@@ -245,7 +245,7 @@ func TestNewIndexBatchEndDropsPending(t *testing.T) {
 		t.Errorf("the result after s1's end = %s", show(r))
 	}
 	var first *sluice.Event
-	for i := range 3 * 4096 {
+	for i := range 3 * 512 {
 		req := j.request(fmt.Sprintf("x%d", i), 1, "select x", allow)
 		if i == 0 {
 			first = req
