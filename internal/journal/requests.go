@@ -48,7 +48,8 @@ func NewRequests(dir string) *Requests {
 // is set to the request of the record ev.RequestSeq, from memory or read
 // from the journal. If retention removed that record, ev.Request holds the
 // request's ID and session only. Join remembers allowed and held requests
-// and forgets refused ones and those of sessions that ended. It returns an
+// and forgets refused ones; a session's end forgets nothing, since a front
+// door may close a session while its last requests finish. It returns an
 // error when the journal cannot be read or its record at ev.RequestSeq is
 // not the request ev names.
 func (q *Requests) Join(ev *sluice.Event) error {
@@ -61,12 +62,6 @@ func (q *Requests) Join(ev *sluice.Event) error {
 	case sluice.EventDecision:
 		if ev.Request != nil && ev.Decision != nil && ev.Decision.Action != sluice.ActionAllow {
 			q.forget(ev.Request.ID)
-		}
-	case sluice.EventSessionEnd:
-		for id, w := range q.waiting {
-			if w.req.SessionID == ev.Session {
-				q.forget(id)
-			}
 		}
 	case sluice.EventResult:
 		if ev.Request != nil || ev.RequestSeq == 0 {

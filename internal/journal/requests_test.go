@@ -160,11 +160,17 @@ func TestRequestsForget(t *testing.T) {
 	if err := q.Join(res); err != nil || res.Request != held.Request {
 		t.Fatalf("approved request's result: %v, request %+v", err, res.Request)
 	}
+	// A result after its session's end (a front door closing sessions
+	// while their last requests finish) still joins from memory.
 	if err := q.Join(&sluice.Event{Type: sluice.EventSessionEnd, Session: "b"}); err != nil {
 		t.Fatal(err)
 	}
+	res = resultEvent(open.Request, 3, 1)
+	if err := q.Join(res); err != nil || res.Request != open.Request {
+		t.Fatalf("result after its session's end: %v, request %+v", err, res.Request)
+	}
 	if len(q.waiting) != 0 || q.bytes != 0 {
-		t.Errorf("after session b ended: waiting %v (%d bytes)", keys(q.waiting), q.bytes)
+		t.Errorf("after every result: waiting %v (%d bytes)", keys(q.waiting), q.bytes)
 	}
 }
 
