@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -169,6 +171,7 @@ func connectApp(t *testing.T, g *gateway, conn, token, app string, cancelDelay t
 // connection at any point, as a crashing client would.
 type rawSession struct {
 	t  *testing.T
+	g  *gateway
 	fe *pgproto3.Frontend
 	hc *pgconn.HijackedConn
 }
@@ -181,7 +184,7 @@ func newRawSession(t *testing.T, g *gateway, conn, token, app string) *rawSessio
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { hc.Conn.Close() })
-	return &rawSession{t: t, fe: hc.Frontend, hc: hc}
+	return &rawSession{t: t, g: g, fe: hc.Frontend, hc: hc}
 }
 
 // send sends msgs and flushes them.
@@ -203,6 +206,11 @@ func (r *rawSession) receive() pgproto3.BackendMessage {
 	r.hc.Conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	m, err := r.fe.Receive()
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// Where sluice waits goes to the test's log: its goroutines,
+			// dumped now rather than at shutdown.
+			r.g.signalStop(syscall.SIGQUIT)
+		}
 		r.t.Fatalf("receive: %v", err)
 	}
 	if e, ok := m.(*pgproto3.ErrorResponse); ok {
