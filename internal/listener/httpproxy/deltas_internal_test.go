@@ -87,7 +87,7 @@ func FuzzDeltaUnits(f *testing.F) {
 		for steps := 0; len(in) > 0 && steps < 200; steps++ {
 			op, arg := next(), next()
 			var ev string
-			switch op % 14 {
+			switch op % 15 {
 			case 0:
 				ev = fmt.Sprintf("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":%d,\"delta\":{\"type\":\"text_delta\",\"text\":%s}}\n\n",
 					arg%3, quote(text()))
@@ -144,12 +144,25 @@ func FuzzDeltaUnits(f *testing.F) {
 					fr = `"stop"`
 				}
 				ev = fmt.Sprintf("data: {\"object\":\"text_completion\",\"choices\":[{\"text\":%s,\"index\":%d,\"finish_reason\":%s}]}\n\n", quote(text()), arg>>4%2, fr)
+			case 14:
+				// Two choices in one chunk (n > 1), of either API.
+				if arg&1 == 0 {
+					ev = fmt.Sprintf("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":%s}},{\"index\":1,\"delta\":{\"content\":%s}}]}\n\n", quote(text()), quote(text()))
+				} else {
+					ev = fmt.Sprintf("data: {\"choices\":[{\"text\":%s,\"index\":1},{\"text\":%s,\"index\":0}]}\n\n", quote(text()), quote(text()))
+				}
 			}
 			data := eventData([]byte(ev))
-			if d, ok := parseDelta(data); ok {
-				want[d.stream] += d.text
-			} else if len(data) > 0 && !quiet([]byte(ev), data) {
-				others = append(others, string(data))
+			units := [][]byte{data}
+			if parts := splitChoices(data); parts != nil {
+				units = parts // each choice on its own
+			}
+			for _, data := range units {
+				if d, ok := parseDelta(data); ok {
+					want[d.stream] += d.text
+				} else if len(data) > 0 && !quiet([]byte(ev), data) {
+					others = append(others, string(data))
+				}
 			}
 			out = append(out, st.deltaUnits([]byte(ev), data)...)
 			if len(st.held) > maxHeld {
