@@ -122,6 +122,25 @@ var chatFields = []struct{ name, family string }{
 // text copies from the stream's last chunk.
 var chatIdentity = []string{"id", "object", "created", "model", "system_fingerprint", "service_tier"}
 
+// withIdentity copies into out, a chunk made to release held text, the
+// chatIdentity fields of doc, the stream's last chunk, and returns out.
+func withIdentity(out map[string]any, doc map[string]json.RawMessage) map[string]any {
+	for _, k := range chatIdentity {
+		if v, ok := doc[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// indexOf returns the index of a choice or candidate, 0 when it has none.
+func indexOf(el map[string]json.RawMessage) json.RawMessage {
+	if index, ok := el["index"]; ok {
+		return index
+	}
+	return json.RawMessage("0")
+}
+
 // place is where a chunk carries text, and which text stream it belongs to.
 type place struct {
 	family string
@@ -214,10 +233,7 @@ func chatDelta(data []byte) (*delta, bool) {
 	}) {
 		return nil, false
 	}
-	index, ok := ch["index"]
-	if !ok {
-		index = json.RawMessage("0")
-	}
+	index := indexOf(ch)
 	d := &delta{stream: "chat/" + string(index) + "/" + places[0].family, group: "chat/" + string(index),
 		text: places[0].text, final: str(ch["finish_reason"]) != "", call: places[0].call}
 	d.with = func(t string) ([]byte, error) {
@@ -243,12 +259,7 @@ func chatDelta(data []byte) (*delta, bool) {
 			}
 		}
 		out := map[string]any{"choices": []any{map[string]any{"index": index, "delta": only, "finish_reason": nil}}}
-		for _, k := range chatIdentity {
-			if v, ok := doc[k]; ok {
-				out[k] = v
-			}
-		}
-		return json.Marshal(out)
+		return json.Marshal(withIdentity(out, doc))
 	}
 	return d, true
 }
@@ -299,21 +310,13 @@ func completionDelta(data []byte) (*delta, bool) {
 	if _, chat := ch["delta"]; !ok || chat || !isString(ch["text"]) || str(ch["text"]) == "" {
 		return nil, false
 	}
-	index, ok := ch["index"]
-	if !ok {
-		index = json.RawMessage("0")
-	}
+	index := indexOf(ch)
 	stream := "completion/" + string(index)
 	d := &delta{stream: stream, group: stream, text: str(ch["text"]), final: str(ch["finish_reason"]) != ""}
 	d.with = func(t string) ([]byte, error) { return setString(data, []any{"choices", 0, "text"}, t) }
 	d.alone = func(t string) ([]byte, error) {
 		out := map[string]any{"choices": []any{map[string]any{"index": index, "text": t, "logprobs": nil, "finish_reason": nil}}}
-		for _, k := range chatIdentity {
-			if v, ok := doc[k]; ok {
-				out[k] = v
-			}
-		}
-		return json.Marshal(out)
+		return json.Marshal(withIdentity(out, doc))
 	}
 	return d, true
 }
@@ -345,10 +348,7 @@ func geminiDelta(data []byte) (*delta, bool) {
 	if thought {
 		family = "thought"
 	}
-	index, ok := c["index"]
-	if !ok {
-		index = json.RawMessage("0")
-	}
+	index := indexOf(c)
 	return &delta{stream: "gemini/" + string(index) + "/" + family, group: "gemini/" + string(index), text: str(p["text"]),
 		final: str(c["finishReason"]) != "",
 		with: func(t string) ([]byte, error) {
@@ -471,10 +471,7 @@ func finishing(data []byte) (string, bool) {
 	if !ok || str(ch["finish_reason"]) == "" || len(doc["usage"]) > 0 && string(doc["usage"]) != "null" {
 		return "", false
 	}
-	index, ok := ch["index"]
-	if !ok {
-		index = json.RawMessage("0")
-	}
+	index := indexOf(ch)
 	if dl, chat := ch["delta"]; chat {
 		if len(chatPlaces(object(dl))) > 0 {
 			return "", false

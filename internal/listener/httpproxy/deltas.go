@@ -101,15 +101,16 @@ func (st *stream) deltaCut(h *heldText) int {
 // streams hold; any other event but a quiet one (see quiet) first releases
 // everything held.
 func (st *stream) deltaUnits(ev, data []byte) [][]byte {
-	if parts := splitChoices(data); parts != nil {
-		var out [][]byte
-		for _, part := range parts {
-			out = append(out, st.deltaUnits(withData(ev, part), part)...)
-		}
-		return out
-	}
 	p, ok := parseDelta(data)
 	if !ok {
+		// A chunk of several choices is no delta: each choice is one.
+		if parts := splitChoices(data); parts != nil {
+			var out [][]byte
+			for _, part := range parts {
+				out = append(out, st.deltaUnits(withData(ev, part), part)...)
+			}
+			return out
+		}
 		if quiet(ev, data) {
 			return [][]byte{ev}
 		}
