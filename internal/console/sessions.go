@@ -294,21 +294,14 @@ func (s *Server) record(w http.ResponseWriter, r *http.Request, v *viewer) {
 		s.fail(w, r, v, http.StatusNotFound, "A journal record is named by its sequence number, from 1.")
 		return
 	}
-	var rec *journal.Record
-	errFound := errors.New("found")
-	err = journal.Scan(s.JournalDir, seq, func(jr *journal.Record) error {
-		if jr.Seq == seq {
-			rec = jr
-		}
-		return errFound
-	})
-	if err != nil && !errors.Is(err, errFound) {
-		s.log().Error("console: read journal record", "seq", seq, "err", err)
-		s.fail(w, r, v, http.StatusInternalServerError, "The journal could not be read; see the gateway log.")
+	rec, err := journal.ReadRecord(s.JournalDir, seq)
+	if errors.Is(err, journal.ErrNotKept) || errors.Is(err, journal.ErrNoRecord) {
+		s.fail(w, r, v, http.StatusNotFound, fmt.Sprintf("The journal holds no record %d (retention may have removed it).", seq))
 		return
 	}
-	if rec == nil {
-		s.fail(w, r, v, http.StatusNotFound, fmt.Sprintf("The journal holds no record %d (retention may have removed it).", seq))
+	if err != nil {
+		s.log().Error("console: read journal record", "seq", seq, "err", err)
+		s.fail(w, r, v, http.StatusInternalServerError, "The journal could not be read; see the gateway log.")
 		return
 	}
 	b, _ := json.MarshalIndent(rec.Event, "", "  ")

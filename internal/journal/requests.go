@@ -129,32 +129,45 @@ func requestSize(req *sluice.Request) int {
 	return n
 }
 
-// ErrNotKept is ReadRequest's error for a record the journal no longer
+// ErrNotKept is ReadRecord's error for a record the journal no longer
 // holds.
 var ErrNotKept = errors.New("journal: the record is no longer kept")
+
+// ErrNoRecord is ReadRecord's error for a record not written yet.
+var ErrNoRecord = errors.New("journal: no such record yet")
 
 // errFound stops a scan at the record it looked for.
 var errFound = errors.New("found")
 
-// ReadRequest reads the request of the record at seq, which must be the
-// request record of the request with ID id. It returns ErrNotKept if
-// retention removed the record. It reads the record's segment from its
-// start, so it is meant for the few requests a reader did not see.
-func ReadRequest(dir string, seq uint64, id string) (*sluice.Request, error) {
+// ReadRecord reads the record at seq. It returns ErrNotKept if retention
+// removed it and ErrNoRecord if the journal does not reach it. It reads the
+// record's segment from its start, so it is meant for a record at a time,
+// not for a scan.
+func ReadRecord(dir string, seq uint64) (*Record, error) {
 	var rec *Record
 	err := Scan(dir, seq, func(r *Record) error {
 		rec = r
 		return errFound
 	})
-	if err != nil && !errors.Is(err, errFound) {
+	switch {
+	case err != nil && !errors.Is(err, errFound):
+		return nil, err
+	case rec == nil:
+		return nil, fmt.Errorf("record %d: %w", seq, ErrNoRecord)
+	case rec.Seq != seq:
+		return nil, fmt.Errorf("record %d: %w", seq, ErrNotKept)
+	}
+	return rec, nil
+}
+
+// ReadRequest reads the request of the record at seq, which must be the
+// request record of the request with ID id (see ReadRecord for its errors).
+func ReadRequest(dir string, seq uint64, id string) (*sluice.Request, error) {
+	rec, err := ReadRecord(dir, seq)
+	if err != nil {
 		return nil, err
 	}
-	switch {
-	case rec == nil:
-		return nil, fmt.Errorf("journal: no record %d yet", seq)
-	case rec.Seq != seq:
-		return nil, fmt.Errorf("journal: record %d: %w", seq, ErrNotKept)
-	case rec.Event.Type != sluice.EventRequest || rec.Event.Request == nil || rec.Event.Request.ID != id:
+	if rec.Event.Type != sluice.EventRequest || rec.Event.Request == nil || rec.Event.Request.ID != id {
 		return nil, fmt.Errorf("journal: record %d is not the record of request %q", seq, id)
 	}
 	return rec.Event.Request, nil
