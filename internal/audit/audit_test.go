@@ -14,25 +14,47 @@ import (
 	"github.com/sluicehq/sluice/internal/store/sqlite"
 )
 
+// record writes ev through trail.
+func record(t *testing.T, trail *audit.Trail, ev *sluice.Event) {
+	t.Helper()
+	if err := trail.Record(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// allowed is the record of req, allowed.
+func allowed(req *sluice.Request) *sluice.Event {
+	return &sluice.Event{Time: req.Time, Type: sluice.EventRequest, Session: req.SessionID, Request: req,
+		Decision: &sluice.Decision{Action: sluice.ActionAllow}}
+}
+
+// resultOf is the result of the request recorded as reqEv, naming it as the
+// gate does.
+func resultOf(reqEv *sluice.Event, rows int64) *sluice.Event {
+	return &sluice.Event{Time: reqEv.Time, Type: sluice.EventResult, Session: reqEv.Session, RequestRef: reqEv.Request.ID,
+		RequestSeq: reqEv.Seq, Result: &sluice.Result{Status: sluice.StatusOK, Rows: rows}}
+}
+
 // session writes one session of n statements through a trail.
 func session(t *testing.T, trail *audit.Trail, id string, n int) {
-	ctx := context.Background()
 	now := time.Now().UTC()
-	record := func(ev *sluice.Event) {
-		t.Helper()
-		if err := trail.Record(ctx, ev); err != nil {
-			t.Fatal(err)
-		}
-	}
-	record(&sluice.Event{Time: now, Type: sluice.EventSessionStart, Session: id, Identity: &sluice.Identity{Subject: "bot"}, Connection: "app"})
+	record(t, trail, &sluice.Event{Time: now, Type: sluice.EventSessionStart, Session: id, Identity: &sluice.Identity{Subject: "bot"}, Connection: "app"})
 	for i := 1; i <= n; i++ {
-		req := &sluice.Request{ID: id + "/" + string(rune('0'+i)), SessionID: id, Seq: int64(i), Text: "select 1", Time: now, Subject: "bot"}
-		ev := &sluice.Event{Time: now, Type: sluice.EventRequest, Session: id, Request: req, Decision: &sluice.Decision{Action: sluice.ActionAllow}}
-		record(ev)
-		record(&sluice.Event{Time: now, Type: sluice.EventResult, Session: id, RequestRef: req.ID, RequestSeq: ev.Seq,
-			Result: &sluice.Result{Status: sluice.StatusOK, Rows: 1}})
+		req := allowed(&sluice.Request{ID: id + "/" + string(rune('0'+i)), SessionID: id, Seq: int64(i), Text: "select 1", Time: now, Subject: "bot"})
+		record(t, trail, req)
+		record(t, trail, resultOf(req, 1))
 	}
-	record(&sluice.Event{Time: now, Type: sluice.EventSessionEnd, Session: id, Reason: sluice.EndClient})
+	record(t, trail, &sluice.Event{Time: now, Type: sluice.EventSessionEnd, Session: id, Reason: sluice.EndClient})
+}
+
+// onlyStatement returns the one statement the index holds of session.
+func onlyStatement(t *testing.T, st store.Store, session string) *sluice.StatementRecord {
+	t.Helper()
+	stmts, err := st.SearchStatements(context.Background(), store.StatementFilter{Session: session, Limit: 10})
+	if err != nil || len(stmts) != 1 {
+		t.Fatalf("statements of session %s: %v, %v", session, stmts, err)
+	}
+	return stmts[0]
 }
 
 func count(t *testing.T, st store.Store, sess string) int {
@@ -146,22 +168,17 @@ func TestCatchUpJoinsEarlierRequests(t *testing.T) {
 	trail := audit.NewTrail(j, ix, nil)
 	now := time.Now().UTC()
 	long := &sluice.Request{ID: "slow/1", SessionID: "slow", Seq: 1, Text: "select pg_sleep(3600)", Time: now, Subject: "bot"}
-	reqEv := &sluice.Event{Time: now, Type: sluice.EventRequest, Session: "slow", Request: long, Decision: &sluice.Decision{Action: sluice.ActionAllow}}
-	if err := trail.Record(ctx, reqEv); err != nil {
-		t.Fatal(err)
-	}
+	reqEv := allowed(long)
+	record(t, trail, reqEv)
 	for i := range 10050 { // more than catch-up reads again
-		if err := trail.Record(ctx, &sluice.Event{Time: now, Type: sluice.EventAuthFailure, Reason: fmt.Sprint("no token ", i)}); err != nil {
-			t.Fatal(err)
-		}
+		record(t, trail, &sluice.Event{Time: now, Type: sluice.EventAuthFailure, Reason: fmt.Sprint("no token ", i)})
 	}
 	if err := ix.Close(); err != nil {
 		t.Fatal(err)
 	}
 	// The result reaches the journal only: the gateway crashed before
 	// indexing it.
-	if _, err := j.Append(ctx, &sluice.Event{Time: now, Type: sluice.EventResult, Session: "slow", RequestRef: long.ID,
-		RequestSeq: reqEv.Seq, Result: &sluice.Result{Status: sluice.StatusOK, Rows: 1}}, true); err != nil {
+	if _, err := j.Append(ctx, resultOf(reqEv, 1), true); err != nil {
 		t.Fatal(err)
 	}
 	ix2 := store.NewIndexer(st, nil, 0)
@@ -170,11 +187,7 @@ func TestCatchUpJoinsEarlierRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	ix2.Close()
-	stmts, err := st.SearchStatements(ctx, store.StatementFilter{Session: "slow", Limit: 10})
-	if err != nil || len(stmts) != 1 {
-		t.Fatalf("statements of the slow session: %v, %v", stmts, err)
-	}
-	if r := stmts[0]; r.Text != long.Text || r.Subject != "bot" || r.RequestSeq != reqEv.Seq || r.Rows != 1 {
+	if r := onlyStatement(t, st, "slow"); r.Text != long.Text || r.Subject != "bot" || r.RequestSeq != reqEv.Seq || r.Rows != 1 {
 		t.Errorf("indexed as %+v, want the request's text, subject and position %d", r, reqEv.Seq)
 	}
 }
@@ -191,19 +204,12 @@ func TestResultAfterSessionEndKeepsItsRequest(t *testing.T) {
 	ix.Start()
 	trail := audit.NewTrail(j, ix, nil)
 	now := time.Now().UTC()
-	record := func(ev *sluice.Event) {
-		if err := trail.Record(ctx, ev); err != nil {
-			t.Fatal(err)
-		}
-	}
-	record(&sluice.Event{Time: now, Type: sluice.EventSessionStart, Session: "h", Identity: &sluice.Identity{Subject: "bot"}, Connection: "api"})
+	record(t, trail, &sluice.Event{Time: now, Type: sluice.EventSessionStart, Session: "h", Identity: &sluice.Identity{Subject: "bot"}, Connection: "api"})
 	req := &sluice.Request{ID: "h/1", SessionID: "h", Seq: 1, Kind: sluice.KindHTTP, Text: "POST /v1/chat/completions", Time: now, Subject: "bot", Connection: "api"}
-	reqEv := &sluice.Event{Time: now, Type: sluice.EventRequest, Session: "h", Request: req, Decision: &sluice.Decision{Action: sluice.ActionAllow}}
-	record(reqEv)
-	record(&sluice.Event{Time: now, Type: sluice.EventSessionEnd, Session: "h", Reason: sluice.EndShutdown})
-	// What Session.Done writes for it (resultEvent).
-	record(&sluice.Event{Time: now, Type: sluice.EventResult, Session: "h", RequestRef: req.ID, RequestSeq: reqEv.Seq,
-		Result: &sluice.Result{Status: sluice.StatusOK, Rows: 1}})
+	reqEv := allowed(req)
+	record(t, trail, reqEv)
+	record(t, trail, &sluice.Event{Time: now, Type: sluice.EventSessionEnd, Session: "h", Reason: sluice.EndShutdown})
+	record(t, trail, resultOf(reqEv, 1))
 	if err := ix.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -211,11 +217,7 @@ func TestResultAfterSessionEndKeepsItsRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	ix.Close()
-	stmts, err := st.SearchStatements(ctx, store.StatementFilter{Session: "h", Limit: 10})
-	if err != nil || len(stmts) != 1 {
-		t.Fatalf("statements: %v, %v", stmts, err)
-	}
-	if r := stmts[0]; r.Text != req.Text || r.Subject != "bot" || r.Connection != "api" {
+	if r := onlyStatement(t, st, "h"); r.Text != req.Text || r.Subject != "bot" || r.Connection != "api" {
 		t.Errorf("live index (after catch-up): text %q, subject %q, connection %q; want the request's", r.Text, r.Subject, r.Connection)
 	}
 }
