@@ -85,6 +85,14 @@ func openStores(t *testing.T) (*sqlite.DB, *journal.Journal, string) {
 	return st, j, jdir
 }
 
+// startTrail starts an indexer on st, which the caller closes, and
+// returns it with a trail over it and j.
+func startTrail(st store.Store, j *journal.Journal) (*store.Indexer, *audit.Trail) {
+	ix := store.NewIndexer(st, nil, 0)
+	ix.Start()
+	return ix, audit.NewTrail(j, ix, nil)
+}
+
 func TestCatchUpAndReindex(t *testing.T) {
 	ctx := context.Background()
 	st, j, jdir := openStores(t)
@@ -163,9 +171,7 @@ func (discard) ApplyIndex(context.Context, *store.IndexBatch) error { return nil
 func TestCatchUpJoinsEarlierRequests(t *testing.T) {
 	ctx := context.Background()
 	st, j, jdir := openStores(t)
-	ix := store.NewIndexer(st, nil, 0)
-	ix.Start()
-	trail := audit.NewTrail(j, ix, nil)
+	ix, trail := startTrail(st, j)
 	now := time.Now().UTC()
 	long := &sluice.Request{ID: "slow/1", SessionID: "slow", Seq: 1, Text: "select pg_sleep(3600)", Time: now, Subject: "bot"}
 	reqEv := allowed(long)
@@ -200,9 +206,7 @@ func TestCatchUpJoinsEarlierRequests(t *testing.T) {
 func TestResultAfterSessionEndKeepsItsRequest(t *testing.T) {
 	ctx := context.Background()
 	st, j, jdir := openStores(t)
-	ix := store.NewIndexer(st, nil, 0)
-	ix.Start()
-	trail := audit.NewTrail(j, ix, nil)
+	ix, trail := startTrail(st, j)
 	now := time.Now().UTC()
 	record(t, trail, &sluice.Event{Time: now, Type: sluice.EventSessionStart, Session: "h", Identity: &sluice.Identity{Subject: "bot"}, Connection: "api"})
 	req := &sluice.Request{ID: "h/1", SessionID: "h", Seq: 1, Kind: sluice.KindHTTP, Text: "POST /v1/chat/completions", Time: now, Subject: "bot", Connection: "api"}
