@@ -26,7 +26,8 @@ import (
 
 func main() {
 	var o options
-	flag.DurationVar(&o.duration, "T", 10*time.Second, "duration of each pgbench run")
+	flag.DurationVar(&o.duration, "T", 10*time.Second, "time each target runs pgbench at each point of the matrix")
+	flag.IntVar(&o.rounds, "rounds", 5, "rounds each point's time is split into, the targets taking turns in each")
 	flag.StringVar(&o.clients, "clients", "1,8,32", "pgbench client counts")
 	flag.IntVar(&o.scale, "s", 10, "pgbench scale")
 	flag.IntVar(&o.connects, "connects", 200, "sessions to open for the setup-time measurement")
@@ -35,6 +36,7 @@ func main() {
 	flag.StringVar(&o.workloads, "workloads", "select-only,mixed", "pgbench workloads to run: select-only, mixed")
 	flag.BoolVar(&o.pin, "pin", false, "pin PostgreSQL and pgbench to CPU 0 and the gateways to CPU 1 (a gateway with a core of its own)")
 	flag.BoolVar(&o.variants, "variants", false, "also measure gateways without rules and without masking, and the 100,000-row result")
+	flag.StringVar(&o.abEnv, "ab", "", "also run the full gateway with this KEY=VALUE in its environment, as one more target of the same run (an A/B comparison)")
 	flag.BoolVar(&o.pgState, "pgstate", false, "also measure the full gateway with its state (sessions, search index) in PostgreSQL, a database on the benchmark's server")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -48,7 +50,9 @@ type options struct {
 	duration                     time.Duration
 	clients, workloads           string
 	scale, connects, idle, bigMB int
+	rounds                       int
 	variants, pin, pgState       bool
+	abEnv                        string
 }
 
 // workload is one pgbench load.
@@ -74,6 +78,9 @@ func run(o options) error {
 	clients, err := parseInts(o.clients)
 	if err != nil {
 		return err
+	}
+	if o.rounds < 1 || o.duration < time.Second {
+		return fmt.Errorf("-rounds must be 1 or more and -T a second or more")
 	}
 	if o.pin {
 		if runtime.NumCPU() < 2 {
@@ -127,6 +134,17 @@ func run(o options) error {
 		targets = append(targets, target{name: "pgbouncer (session)", addr: addr, user: "bench", password: "", pid: pid})
 	}
 	targets = append(targets, sluiceAll)
+	if o.abEnv != "" {
+		if !strings.Contains(o.abEnv, "=") {
+			return fmt.Errorf("-ab wants KEY=VALUE, not %q", o.abEnv)
+		}
+		g, err := startSluice(bin, filepath.Join(work, "ab"), pg.Addr(), role, benchMask, "", o.abEnv)
+		if err != nil {
+			return err
+		}
+		defer g.stop()
+		targets = append(targets, g.target("sluice (journal, rules, masking; "+o.abEnv+")"))
+	}
 	if o.pgState {
 		if err := pg.CreateDatabase(ctx, "sluice_state"); err != nil {
 			return err
@@ -165,19 +183,12 @@ func run(o options) error {
 			continue
 		}
 		for _, c := range clients {
-			// Targets take turns at each point, so that the machine's own
-			// drift spreads over all of them.
-			base := result{}
-			for _, t := range targets {
-				fmt.Fprintf(os.Stderr, "pgbench %s -c %d -T %s %s...\n", w.name, c, o.duration, t.name)
-				r, err := t.bench(work, w, c, o.duration)
-				if err != nil {
-					return err
-				}
-				if t.name == "direct" {
-					base = r
-				}
-				rep.rows = append(rep.rows, r.row(t.name, w.name, c, base))
+			results, err := point(work, targets, w, c, o.duration, o.rounds)
+			if err != nil {
+				return err
+			}
+			for i, t := range targets {
+				rep.rows = append(rep.rows, results[i].row(t.name, w.name, c, results[0]))
 			}
 		}
 	}
@@ -274,7 +285,9 @@ func (g *gateway) target(name string) target {
 // startSluice writes a config in dir and starts `sluice serve` with it.
 // state, when not empty, is the config's state line (the embedded SQLite
 // store by default).
-func startSluice(bin, dir, upstream string, role testkit.Role, rules, state string) (*gateway, error) {
+// startSluice starts the sluice binary bin with its data in dir, with env
+// added to the benchmark's own environment.
+func startSluice(bin, dir, upstream string, role testkit.Role, rules, state string, env ...string) (*gateway, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -300,7 +313,7 @@ log: {level: warn}
 		return nil, fmt.Errorf("token issue: %w", err)
 	}
 	srv := pin.command(pin.gateway, bin, "serve", "--config", cfgPath)
-	srv.Env = os.Environ() // SLUICE_CPUPROFILE passes through
+	srv.Env = append(os.Environ(), env...) // SLUICE_CPUPROFILE passes through
 	stdout, _ := srv.StdoutPipe()
 	srv.Stderr = os.Stderr
 	if err := srv.Start(); err != nil {
@@ -346,129 +359,6 @@ func (t target) pgbench(dir string, args ...string) ([]byte, error) {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PGPASSWORD="+t.password, "PGSSLMODE=disable")
 	return cmd.CombinedOutput()
-}
-
-type result struct {
-	tps      float64
-	p50, p99 time.Duration
-	// gatewayCPU and machineCPU are the CPU time per transaction of the
-	// gateway process and of the whole machine (every process and the
-	// kernel), from /proc; gatewayKernel is the part of gatewayCPU spent
-	// in the kernel on the gateway's behalf (its system calls: the
-	// sockets' TCP work, the journal's writes).
-	gatewayCPU, gatewayKernel, machineCPU time.Duration
-	// gatewayWrites is the bytes per transaction the gateway wrote to
-	// storage: the audit trail's cost on the disk.
-	gatewayWrites float64
-}
-
-// row is a report line: the result and its ratio to direct.
-func (r result) row(name, workload string, clients int, direct result) string {
-	ratio, added := "", ""
-	if direct.tps > 0 && name != "direct" {
-		ratio = fmt.Sprintf("%.0f%%", 100*r.tps/direct.tps)
-		added = (r.p50 - direct.p50).String()
-	}
-	gw, kernel, writes := "", "", ""
-	if r.gatewayCPU > 0 {
-		gw, kernel, writes = micros(r.gatewayCPU), micros(r.gatewayKernel), fmt.Sprintf("%.0f B", r.gatewayWrites)
-	}
-	return fmt.Sprintf("| %s | %d | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |", workload, clients, name, r.tps, ratio,
-		r.p50, r.p99, added, micros(r.machineCPU), gw, kernel, writes)
-}
-
-// micros formats d in microseconds with one decimal.
-func micros(d time.Duration) string {
-	return fmt.Sprintf("%.1fµs", float64(d.Nanoseconds())/1000)
-}
-
-// bench runs a pgbench workload with per-transaction logging and reads
-// TPS and latency percentiles.
-func (t target) bench(work string, w workload, clients int, d time.Duration) (result, error) {
-	dir, err := os.MkdirTemp(work, "log-*")
-	if err != nil {
-		return result{}, err
-	}
-	// -n: no VACUUM and TRUNCATE before the run. Through sluice a rule
-	// would deny the VACUUM (privileged) and hold the TRUNCATE for review;
-	// the load itself is what is measured, for every target alike.
-	args := append(slices.Clone(w.args), "-n", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 2)),
-		"-T", strconv.Itoa(int(d.Seconds())), "-l", "--log-prefix=tx")
-	user0, sys0 := processCPU(t.pid)
-	writes0 := processWrites(t.pid)
-	machine0 := machineCPU()
-	out, err := t.pgbench(dir, args...)
-	if err != nil {
-		return result{}, fmt.Errorf("pgbench %s: %v\n%s", t.name, err, out)
-	}
-	user, sys := processCPU(t.pid)
-	user, sys = user-user0, sys-sys0
-	writes := processWrites(t.pid) - writes0
-	machine := machineCPU() - machine0
-	var r result
-	for _, line := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(line, "tps = "); ok {
-			f, _ := strconv.ParseFloat(strings.Fields(v)[0], 64)
-			r.tps = f
-		}
-		if strings.Contains(line, "failed transactions: ") && !strings.Contains(line, ": 0 ") {
-			return r, fmt.Errorf("pgbench %s: %s", t.name, line)
-		}
-	}
-	if txs := r.tps * d.Seconds(); txs > 0 {
-		r.machineCPU = time.Duration(float64(machine) / txs)
-		if t.pid != 0 {
-			r.gatewayCPU = time.Duration(float64(user+sys) / txs)
-			r.gatewayKernel = time.Duration(float64(sys) / txs)
-			r.gatewayWrites = float64(writes) / txs
-		}
-	}
-	lat, err := readLatencies(dir)
-	if err != nil {
-		return r, err
-	}
-	r.p50, r.p99 = lat.p(50), lat.p(99)
-	return r, nil
-}
-
-type durations []time.Duration
-
-func (ds durations) p(q int) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	i := (len(ds) - 1) * q / 100
-	return ds[i].Round(time.Microsecond)
-}
-
-// readLatencies reads pgbench's per-transaction logs (latency in µs is the
-// third field).
-func readLatencies(dir string) (durations, error) {
-	files, _ := filepath.Glob(filepath.Join(dir, "tx*"))
-	var ds durations
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			return nil, err
-		}
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			fs := strings.Fields(sc.Text())
-			if len(fs) < 3 {
-				continue
-			}
-			us, err := strconv.Atoi(fs[2])
-			if err == nil {
-				ds = append(ds, time.Duration(us)*time.Microsecond)
-			}
-		}
-		fh.Close()
-	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	if len(ds) == 0 {
-		return nil, fmt.Errorf("no pgbench latency logs in %s", dir)
-	}
-	return ds, nil
 }
 
 // setup opens n sessions one after another and returns their setup times.

@@ -27,8 +27,13 @@ func (r *report) print(o options) {
 	if o.pgState {
 		pinned += " -pgstate"
 	}
-	fmt.Printf("Command: make bench (go run ./bench -T %s -clients %s -s %d -connects %d -idle %d -big %d%s)\n\n",
-		o.duration, o.clients, o.scale, o.connects, o.idle, o.bigMB, pinned)
+	if o.abEnv != "" {
+		pinned += " -ab " + o.abEnv
+	}
+	fmt.Printf("Command: make bench (go run ./bench -T %s -rounds %d -clients %s -s %d -connects %d -idle %d -big %d%s)\n",
+		o.duration, o.rounds, o.clients, o.scale, o.connects, o.idle, o.bigMB, pinned)
+	fmt.Printf("Each point: %d rounds, each target running pgbench for %s in every round, in turn.\n\n",
+		o.rounds, roundTime(o.duration, o.rounds))
 	fmt.Println("| workload | clients | target | TPS | of direct | latency p50 | p99 | added p50 | machine CPU/tx | gateway CPU/tx | of which kernel | gateway disk writes/tx |")
 	fmt.Println("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, row := range r.rows {
