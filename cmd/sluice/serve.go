@@ -42,9 +42,11 @@ func serveCmd() *cobra.Command {
 		Short: "Run the gateway",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Before anything starts: on success it does not return.
+			sysmonErr := keepSysmonAwake()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, path, cmd)
+			return serve(ctx, path, cmd, sysmonErr)
 		},
 	}
 	configFlag(cmd, &path)
@@ -54,12 +56,15 @@ func serveCmd() *cobra.Command {
 // shutdownGrace bounds a graceful shutdown.
 const shutdownGrace = 30 * time.Second
 
-func serve(ctx context.Context, path string, cmd *cobra.Command) error {
+func serve(ctx context.Context, path string, cmd *cobra.Command, sysmonErr error) error {
 	cfg, err := loadConfig(path)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg.Log, cmd.ErrOrStderr())
+	if sysmonErr != nil {
+		log.Warn("running with Go's default system monitor, which costs more CPU per statement", "err", sysmonErr)
+	}
 	stopRecording, err := startRecording()
 	if err != nil {
 		return err
