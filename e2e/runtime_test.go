@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -45,6 +46,11 @@ func TestServeKeepsSysmonAwake(t *testing.T) {
 			}
 			if !slices.Equal(godebug, []string{tc.godebug}) {
 				t.Errorf("sluice serve runs with GODEBUG %q, want exactly %q", godebug, tc.godebug)
+			}
+			// It keeps the name it was started by (ps, top, pgrep).
+			comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", g.cmd.Process.Pid))
+			if want := filepath.Base(sluiceBin); err != nil || strings.TrimSpace(string(comm)) != want {
+				t.Errorf("sluice serve's process is named %q (%v), want %q", comm, err, want)
 			}
 			var one int
 			c := connect(t, g.pgAddr, "app", cfg.issue("sysmon-bot", "agents"))

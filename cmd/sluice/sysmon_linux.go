@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"strings"
 	"syscall"
 )
 
@@ -27,10 +30,38 @@ func keepSysmonAwake() error {
 	if !changed {
 		return nil
 	}
-	exe, err := os.Executable()
+	path, err := runningBinary()
 	if err != nil {
-		return fmt.Errorf("find the running binary: %w", err)
+		return err
 	}
 	// Exec returns only if it failed.
-	return fmt.Errorf("execute %s again: %w", exe, syscall.Exec(exe, os.Args, env))
+	return fmt.Errorf("execute %s again: %w", path, syscall.Exec(path, os.Args, env))
+}
+
+// runningBinary returns a path to the file this process runs, so that the
+// same code runs again, never another binary put at the same path since
+// (an upgrade in place). It prefers the path the process was started by,
+// because the kernel names a process after the path it executes: a
+// process started as "sluice" through a symbolic link stays "sluice" in
+// ps, top and pgrep. It fails if no path names that file any more.
+func runningBinary() (string, error) {
+	running, err := os.Stat("/proc/self/exe")
+	if err != nil {
+		return "", fmt.Errorf("find the running binary: %w", err)
+	}
+	var paths []string
+	if strings.Contains(os.Args[0], "/") {
+		paths = append(paths, os.Args[0])
+	} else if p, err := exec.LookPath(os.Args[0]); err == nil {
+		paths = append(paths, p)
+	}
+	if p, err := os.Executable(); err == nil {
+		paths = append(paths, p)
+	}
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil && os.SameFile(fi, running) {
+			return p, nil
+		}
+	}
+	return "", errors.New("find the running binary: no path names it any more (replaced or removed since it started)")
 }
