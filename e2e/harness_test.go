@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -115,7 +114,6 @@ type sluiceConfig struct {
 	t       *testing.T
 	path    string
 	dataDir string
-	env     []string // added to the test's environment for `sluice serve`
 }
 
 // newConfig writes a config with listeners on port 0, plaintext allowed
@@ -284,18 +282,6 @@ type gateway struct {
 	upstreamState func() string
 }
 
-// withEnv returns env with the KEY=VALUE settings of set, each replacing
-// every setting of its key in env.
-func withEnv(env []string, set ...string) []string {
-	out := slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
-		return slices.ContainsFunc(set, func(s string) bool {
-			k, _, _ := strings.Cut(s, "=")
-			return strings.HasPrefix(kv, k+"=")
-		})
-	})
-	return append(out, set...)
-}
-
 // startGateway starts `sluice serve` with cfg and waits until it prints its
 // listener addresses. A cleanup stops it with SIGTERM, requires exit code 0
 // and dumps its output if the test failed.
@@ -303,9 +289,6 @@ func startGateway(t *testing.T, cfg *sluiceConfig) *gateway {
 	t.Helper()
 	g := &gateway{sluiceConfig: cfg, stdout: newOutBuffer(), stderr: newOutBuffer(), exited: make(chan struct{})}
 	g.cmd = exec.Command(sluiceBin, "serve", "--config", cfg.path)
-	if cfg.env != nil {
-		g.cmd.Env = withEnv(os.Environ(), cfg.env...)
-	}
 	g.cmd.Stdout, g.cmd.Stderr = g.stdout, g.stderr
 	exited := func(err error) {
 		g.waitErr = err

@@ -42,11 +42,9 @@ func serveCmd() *cobra.Command {
 		Short: "Run the gateway",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// Before anything starts: on success it does not return.
-			sysmonErr := keepSysmonAwake()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, path, cmd, sysmonErr)
+			return serve(ctx, path, cmd)
 		},
 	}
 	configFlag(cmd, &path)
@@ -56,15 +54,12 @@ func serveCmd() *cobra.Command {
 // shutdownGrace bounds a graceful shutdown.
 const shutdownGrace = 30 * time.Second
 
-func serve(ctx context.Context, path string, cmd *cobra.Command, sysmonErr error) error {
+func serve(ctx context.Context, path string, cmd *cobra.Command) error {
 	cfg, err := loadConfig(path)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg.Log, cmd.ErrOrStderr())
-	if sysmonErr != nil {
-		log.Warn("running with Go's default system monitor, which costs more CPU per statement", "err", sysmonErr)
-	}
 	stopRecording, err := startRecording()
 	if err != nil {
 		return err
