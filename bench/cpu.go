@@ -80,3 +80,57 @@ func machineCPU() time.Duration {
 	}
 	return time.Duration(busy) * clockTick
 }
+
+// counters are the /proc counters a run is measured by, at one moment.
+type counters struct {
+	at                 time.Time
+	user, sys, machine time.Duration // the gateway's and every CPU's
+	writes             int64         // the gateway's bytes written to storage
+}
+
+func readCounters(pid int) counters {
+	user, sys := processCPU(pid)
+	return counters{at: time.Now(), user: user, sys: sys, machine: machineCPU(), writes: processWrites(pid)}
+}
+
+// sampleCounters reads pid's counters every 20 ms until stop is closed,
+// and once more then; the result holds at least two readings.
+func sampleCounters(pid int, stop <-chan struct{}) []counters {
+	out := []counters{readCounters(pid)}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			out = append(out, readCounters(pid))
+		case <-stop:
+			return append(out, readCounters(pid))
+		}
+	}
+}
+
+// between returns how much each counter grew from from to to, each end
+// interpolated between the readings around it (clamped to the first and
+// last reading), so that a run's sessions opening before its first
+// transaction and closing after its last are not counted.
+func between(cs []counters, from, to time.Time) counters {
+	a, b := interpolate(cs, from), interpolate(cs, to)
+	return counters{user: b.user - a.user, sys: b.sys - a.sys, machine: b.machine - a.machine, writes: b.writes - a.writes}
+}
+
+func interpolate(cs []counters, t time.Time) counters {
+	if !t.After(cs[0].at) {
+		return cs[0]
+	}
+	for i := 1; i < len(cs); i++ {
+		if t.After(cs[i].at) {
+			continue
+		}
+		lo, hi := cs[i-1], cs[i]
+		f := float64(t.Sub(lo.at)) / float64(hi.at.Sub(lo.at))
+		lerp := func(x, y time.Duration) time.Duration { return x + time.Duration(f*float64(y-x)) }
+		return counters{at: t, user: lerp(lo.user, hi.user), sys: lerp(lo.sys, hi.sys), machine: lerp(lo.machine, hi.machine),
+			writes: lo.writes + int64(f*float64(hi.writes-lo.writes))}
+	}
+	return cs[len(cs)-1]
+}

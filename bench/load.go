@@ -100,18 +100,15 @@ func (t target) bench(work string, w workload, clients int, d time.Duration) (sa
 	// the load itself is what is measured, for every target alike.
 	args := append(slices.Clone(w.args), "-n", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 2)),
 		"-T", strconv.Itoa(int(d.Seconds())), "-l", "--log-prefix=tx")
-	user0, sys0 := processCPU(t.pid)
-	writes0 := processWrites(t.pid)
-	machine0 := machineCPU()
+	stop, readings := make(chan struct{}), make(chan []counters, 1)
+	go func() { readings <- sampleCounters(t.pid, stop) }()
 	out, err := t.pgbench(dir, args...)
+	close(stop)
+	cs := <-readings
 	if err != nil {
 		return sample{}, fmt.Errorf("pgbench %s: %v\n%s", t.name, err, out)
 	}
 	var s sample
-	user, sys := processCPU(t.pid)
-	s.user, s.sys = user-user0, sys-sys0
-	s.writes = processWrites(t.pid) - writes0
-	s.machine = machineCPU() - machine0
 	var tps float64
 	for _, line := range strings.Split(string(out), "\n") {
 		if v, ok := strings.CutPrefix(line, "tps = "); ok {
@@ -121,10 +118,15 @@ func (t target) bench(work string, w workload, clients int, d time.Duration) (sa
 			return s, fmt.Errorf("pgbench %s: %s", t.name, line)
 		}
 	}
-	if s.lat, err = readLatencies(dir); err != nil {
+	var first, last time.Time
+	if s.lat, first, last, err = readLog(dir); err != nil {
 		return s, err
 	}
 	s.tx = int64(len(s.lat))
+	// The counters over the transactions only: opening the sessions
+	// costs a gateway more than a pooler, and every round opens them.
+	c := between(cs, first, last)
+	s.user, s.sys, s.machine, s.writes = c.user, c.sys, c.machine, c.writes
 	if tps <= 0 {
 		return s, fmt.Errorf("pgbench %s: no TPS in its output\n%s", t.name, out)
 	}
@@ -135,12 +137,18 @@ func (t target) bench(work string, w workload, clients int, d time.Duration) (sa
 // point measures every target at one workload and client count: rounds
 // rounds of d/rounds each, the targets taking turns within each round, so
 // that the machine's drift over the point's minutes falls on every target
-// alike rather than on whichever ran in a slow stretch.
+// alike rather than on whichever ran in a slow stretch. It returns the
+// results in the order of targets.
 func point(work string, targets []target, w workload, clients int, d time.Duration, rounds int) ([]result, error) {
 	per := roundTime(d, rounds)
 	sums := make([]sample, len(targets))
 	for round := 1; round <= rounds; round++ {
-		for i, t := range targets {
+		// Each round starts with the next target, so that no target
+		// always follows the same one (a checkpoint or autovacuum that
+		// one target's writes set off would land on it every time).
+		for k := range targets {
+			i := (k + round - 1) % len(targets)
+			t := targets[i]
 			fmt.Fprintf(os.Stderr, "pgbench %s -c %d -T %s %s (round %d of %d)...\n", w.name, clients, per, t.name, round, rounds)
 			s, err := t.bench(work, w, clients, per)
 			if err != nil {
@@ -173,31 +181,43 @@ func (ds durations) p(q int) time.Duration {
 	return ds[i].Round(time.Microsecond)
 }
 
-// readLatencies reads pgbench's per-transaction logs (latency in µs is the
-// third field), one entry per transaction.
-func readLatencies(dir string) (durations, error) {
+// readLog reads pgbench's per-transaction logs: one latency per
+// transaction (the third field, in µs), and when the first transaction
+// started and the last one ended (each line ends with the time it ended,
+// in seconds and µs).
+func readLog(dir string) (ds durations, first, last time.Time, err error) {
 	files, _ := filepath.Glob(filepath.Join(dir, "tx*"))
-	var ds durations
 	for _, f := range files {
 		fh, err := os.Open(f)
 		if err != nil {
-			return nil, err
+			return nil, first, last, err
 		}
 		sc := bufio.NewScanner(fh)
 		for sc.Scan() {
 			fs := strings.Fields(sc.Text())
-			if len(fs) < 3 {
+			if len(fs) < 6 {
 				continue
 			}
-			us, err := strconv.Atoi(fs[2])
-			if err == nil {
-				ds = append(ds, time.Duration(us)*time.Microsecond)
+			us, err1 := strconv.Atoi(fs[2])
+			sec, err2 := strconv.ParseInt(fs[4], 10, 64)
+			usec, err3 := strconv.ParseInt(fs[5], 10, 64)
+			if err1 != nil || err2 != nil || err3 != nil {
+				continue
+			}
+			lat := time.Duration(us) * time.Microsecond
+			end := time.Unix(sec, usec*1000)
+			ds = append(ds, lat)
+			if start := end.Add(-lat); first.IsZero() || start.Before(first) {
+				first = start
+			}
+			if end.After(last) {
+				last = end
 			}
 		}
 		fh.Close()
 	}
 	if len(ds) == 0 {
-		return nil, fmt.Errorf("no pgbench latency logs in %s", dir)
+		return nil, first, last, fmt.Errorf("no pgbench transaction logs in %s", dir)
 	}
-	return ds, nil
+	return ds, first, last, nil
 }
