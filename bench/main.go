@@ -282,11 +282,10 @@ func (g *gateway) target(name string) target {
 	return target{name: name, addr: g.addr, user: "bench", password: g.token, pid: g.pid()}
 }
 
-// startSluice writes a config in dir and starts `sluice serve` with it.
-// state, when not empty, is the config's state line (the embedded SQLite
-// store by default).
-// startSluice starts the sluice binary bin with its data in dir, with env
-// added to the benchmark's own environment.
+// startSluice writes a config in dir and starts `sluice serve` with it,
+// with env added to the benchmark's own environment. state, when not
+// empty, is the config's state line (the embedded SQLite store by
+// default).
 func startSluice(bin, dir, upstream string, role testkit.Role, rules, state string, env ...string) (*gateway, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
