@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -207,8 +208,15 @@ func (r *rawSession) receive() pgproto3.BackendMessage {
 	m, err := r.fe.Receive()
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			// Where sluice waits goes to the test's log: its goroutines,
-			// dumped now rather than at shutdown.
+			// Where sluice and the database wait goes to the test's log:
+			// the database's sessions, and sluice's goroutines, dumped now
+			// rather than at shutdown.
+			if r.g.upstreamState != nil {
+				r.t.Logf("the database's sessions: %s", r.g.upstreamState())
+			}
+			var gb strings.Builder
+			pprof.Lookup("goroutine").WriteTo(&gb, 1)
+			r.t.Logf("the test's goroutines:\n%s", gb.String())
 			r.g.signalStop(syscall.SIGQUIT)
 		}
 		r.t.Fatalf("receive: %v", err)

@@ -56,6 +56,7 @@ func newStallSetup(t *testing.T, subject string) *stallSetup {
 		},
 		[]policySpec{{Name: "agents", Subjects: []string{"group:agents"}, Connections: []string{"app", "direct"}}})
 	s.g = startGateway(t, s.cfg)
+	s.g.upstreamState = func() string { return pgActivity(pg.SuperuserDSN(db)) }
 	s.token = s.cfg.issue(subject, "agents")
 	super, err := pg.Connect(t.Context(), db)
 	if err != nil {
