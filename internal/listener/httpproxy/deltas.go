@@ -115,22 +115,13 @@ func (st *stream) deltaUnits(ev, data []byte) [][]byte {
 			return [][]byte{ev}
 		}
 		if group, ok := finishing(data); ok {
-			var out [][]byte
-			for _, h := range slices.Clone(st.held) {
-				if h.group == group {
-					out = append(out, st.release(h)...)
-				}
-			}
-			return append(out, ev)
+			return append(st.releaseWhere(func(h *heldText) bool { return h.group == group }), ev)
 		}
 		return append(st.releaseHeld(), ev)
 	}
-	var out [][]byte
-	for _, h := range slices.Clone(st.held) {
-		if h.group == p.group && (h.stream != p.stream || p.call != "" && h.call != "" && p.call != h.call) {
-			out = append(out, st.release(h)...)
-		}
-	}
+	out := st.releaseWhere(func(h *heldText) bool {
+		return h.group == p.group && (h.stream != p.stream || p.call != "" && h.call != "" && p.call != h.call)
+	})
 	h := st.find(p.stream)
 	if h == nil {
 		if len(st.held) == maxHeld {
@@ -203,9 +194,17 @@ func (st *stream) release(h *heldText) [][]byte {
 // releaseHeld returns the events that send everything held, in the order
 // the streams began, and forgets it.
 func (st *stream) releaseHeld() [][]byte {
+	return st.releaseWhere(func(*heldText) bool { return true })
+}
+
+// releaseWhere returns the events that send what the streams chosen by
+// which hold, in the order the streams began, and forgets them.
+func (st *stream) releaseWhere(which func(*heldText) bool) [][]byte {
 	var out [][]byte
-	for len(st.held) > 0 {
-		out = append(out, st.release(st.held[0])...)
+	for _, h := range slices.Clone(st.held) {
+		if which(h) {
+			out = append(out, st.release(h)...)
+		}
 	}
 	return out
 }
