@@ -320,9 +320,10 @@ func (p *Pending) Len() int { return len(p.reqs) }
 // does. The batch's Seq is the largest Seq among events, whether or not they
 // produced a row. pending carries allowed requests across calls; pass the
 // same one to consecutive calls. A session's end sets its requests still
-// pending aside, for results that come after it (a bounded number). A result whose request was not seen (a rebuild that starts after
-// it, or a nil pending) gets no rule, and only what the result says of its
-// request: the request as journal.Requests joined it, or its ID.
+// pending aside, for results that come after it (a bounded number). A
+// result whose request was not seen (a rebuild that starts after it, or a
+// nil pending) gets no rule, and only what the result says of its request:
+// the request as journal.Requests joined it, or its ID.
 func NewIndexBatch(events []*sluice.Event, pending *Pending) *IndexBatch {
 	b := &IndexBatch{}
 	for _, ev := range events {
@@ -346,7 +347,7 @@ func NewIndexBatch(events []*sluice.Event, pending *Pending) *IndexBatch {
 				continue
 			}
 			b.Ends = append(b.Ends, SessionEnd{ID: ev.Session, At: ev.Time, Reason: ev.Reason})
-			pending.dropSession(ev.Session)
+			pending.endSession(ev.Session)
 		case sluice.EventRequest:
 			if ev.Request == nil || ev.Decision == nil {
 				continue
@@ -433,11 +434,11 @@ func (p *Pending) take(session, id string) (pendingRequest, bool) {
 	return pendingRequest{}, false
 }
 
-// dropSession sets aside the pending requests of a session that ended,
+// endSession sets aside the pending requests of a session that ended,
 // for results that come after the end, within maxEnded. It walks every
 // pending request, which are few: those whose results are still on their
 // way and those held for review.
-func (p *Pending) dropSession(session string) {
+func (p *Pending) endSession(session string) {
 	if p == nil {
 		return
 	}
