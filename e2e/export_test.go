@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -219,13 +218,7 @@ func loadPhase(t *testing.T, g *gateway, token string, clients int, stop <-chan 
 				// gateway waits (its goroutines, as it exits): once the
 				// client gives up, its session is gone.
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				watch := time.AfterFunc(20*time.Second, func() {
-					t.Logf("a query has waited 20s for its answer")
-					if g.upstreamState != nil {
-						t.Logf("the database's sessions: %s", g.upstreamState())
-					}
-					g.signalStop(syscall.SIGQUIT)
-				})
+				watch := time.AfterFunc(20*time.Second, func() { g.dumpWaiting(t, "a query has waited 20s for its answer") })
 				err := conn.QueryRow(ctx, "select count(*) from generate_series(1, 10)").Scan(&n)
 				watch.Stop()
 				cancel()

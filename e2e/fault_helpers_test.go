@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -208,16 +207,7 @@ func (r *rawSession) receive() pgproto3.BackendMessage {
 	m, err := r.fe.Receive()
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			// Where sluice and the database wait goes to the test's log:
-			// the database's sessions, and sluice's goroutines, dumped now
-			// rather than at shutdown.
-			if r.g.upstreamState != nil {
-				r.t.Logf("the database's sessions: %s", r.g.upstreamState())
-			}
-			var gb strings.Builder
-			pprof.Lookup("goroutine").WriteTo(&gb, 1)
-			r.t.Logf("the test's goroutines:\n%s", gb.String())
-			r.g.signalStop(syscall.SIGQUIT)
+			r.g.dumpWaiting(r.t, "a raw session got no answer within 10s")
 		}
 		r.t.Fatalf("receive: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -447,6 +448,21 @@ func (g *gateway) stopClean() {
 
 // logs returns everything serve wrote to stdout and stderr so far.
 func (g *gateway) logs() string { return g.stdout.String() + g.stderr.String() }
+
+// dumpWaiting logs why, what the database's sessions do (when the test set
+// upstreamState) and the test's own goroutines (clients, fault proxies),
+// then makes the gateway print its goroutines as it exits (SIGQUIT): where
+// everything waits, taken while a request is still unanswered.
+func (g *gateway) dumpWaiting(t *testing.T, why string) {
+	t.Logf("%s; where it waits:", why)
+	if g.upstreamState != nil {
+		t.Logf("the database's sessions: %s", g.upstreamState())
+	}
+	var b strings.Builder
+	pprof.Lookup("goroutine").WriteTo(&b, 1)
+	t.Logf("the test's goroutines:\n%s", b.String())
+	g.signalStop(syscall.SIGQUIT)
+}
 
 func (g *gateway) dump() {
 	g.t.Logf("sluice serve stdout:\n%s", g.stdout.String())
